@@ -1,0 +1,319 @@
+"""The agent protocol shared by every rl_suite agent, and the batched bandit loop.
+
+Agents are shaped like Stable-Baselines3 models so that SB3 baselines drop in beside them:
+``Agent(env, config, seed=...)``, ``learn(total_steps, callback=None) -> self``,
+``predict(obs, deterministic=True) -> action``, ``save(path)``, ``Agent.load(path, env)``.
+``learn`` continues where the previous call stopped (like SB3's ``reset_num_timesteps=False``), which is
+how the runner checkpoints a run between chunks and resumes it bit-for-bit.
+
+Bandit agents carry a leading batch axis: built on a Gymnasium ``VectorEnv`` of R sub-envs, every state
+array has shape ``(R, ...)`` and one array program advances all R streams at once. The single-env agent is
+the R = 1 case of the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import gymnasium as gym
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from rl_suite.errors import UserError
+
+SelfAgent = TypeVar("SelfAgent", bound="Agent")
+
+#: Called after every environment step with the agent and the step's ``info``; returning ``False`` stops
+#: ``learn`` early.
+Callback = Callable[["Agent", dict[str, Any]], "bool | None"]
+
+
+class AgentConfig(BaseModel):
+    """Base of every agent's settings. Unknown keys are errors; field docstrings are the documentation."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+def _rng_for(seed: int) -> np.random.Generator:
+    """The agent's own generator: a child of ``seed`` distinct from the env's stream of the same seed."""
+    return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(0x5EED,)))
+
+
+class Agent(ABC):
+    """What the runner, the CLI and the sweeps need from an agent."""
+
+    #: The agent's pydantic settings model.
+    Config: ClassVar[type[AgentConfig]] = AgentConfig
+
+    def __init__(
+        self,
+        env: gym.Env | gym.vector.VectorEnv,
+        config: AgentConfig | dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.env = env
+        self.config = self.make_config(config)
+        self.seed = int(seed)
+        self.num_timesteps = 0
+
+    @classmethod
+    def make_config(cls, config: AgentConfig | dict[str, Any] | None) -> AgentConfig:
+        """Validate ``config`` against :attr:`Config` (a dict, an instance, or ``None`` for defaults)."""
+        if config is None:
+            return cls.Config()
+        if isinstance(config, cls.Config):
+            return config
+        if isinstance(config, BaseModel):
+            config = config.model_dump()
+        return cls.Config.model_validate(config)
+
+    @abstractmethod
+    def learn(self: SelfAgent, total_steps: int, callback: Callback | None = None) -> SelfAgent:
+        """Interact with the env for ``total_steps`` more steps, learning as it goes."""
+
+    @abstractmethod
+    def predict(self, obs: Any, deterministic: bool = True) -> Any:
+        """Return the action for ``obs`` (a batch of observations gives a batch of actions)."""
+
+    @abstractmethod
+    def save(self, path: str | Path) -> None:
+        """Write everything needed to continue learning to ``path``."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls: type[SelfAgent], path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> SelfAgent:
+        """Rebuild an agent saved with :meth:`save` on ``env``."""
+
+
+class BanditAgent(Agent):
+    """A bandit agent as two array programs, ``_select`` and ``_update``, over a leading batch axis.
+
+    Subclasses implement :meth:`_init_state`, :meth:`_select` and :meth:`_update`, and list the names of
+    their state arrays in :attr:`state_keys` (saved and restored by :meth:`save` / :meth:`load`).
+    Observations reach them with the batch axis first: ``(R, K, d)`` arm features for linear bandits,
+    ``(R,)`` for the context-free multi-armed bandit.
+    """
+
+    #: Attribute names of the numpy state arrays (each with leading axis R). An agent whose state depends
+    #: on its config may set its own tuple on the instance in :meth:`_init_state` (``load`` reads the
+    #: instance's).
+    state_keys: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        env: gym.Env | gym.vector.VectorEnv,
+        config: AgentConfig | dict[str, Any] | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(env, config, seed)
+        self.is_vector = isinstance(env, gym.vector.VectorEnv)
+        self.num_envs = int(env.num_envs) if self.is_vector else 1
+        space = env.single_action_space if self.is_vector else env.action_space
+        if not isinstance(space, gym.spaces.Discrete):
+            raise UserError(f"{type(self).__name__} needs a Discrete action space, got {space}")
+        self.n_arms = int(space.n)
+        obs_space = env.single_observation_space if self.is_vector else env.observation_space
+        self.observation_space = obs_space
+        self.obs_shape: tuple[int, ...] = tuple(obs_space.shape or ())
+        self.rng = _rng_for(self.seed)
+        self._rows = np.arange(self.num_envs)
+        self._last_obs: np.ndarray | None = None
+        self._init_state()
+
+    # ------------------------------------------------------------------ the algorithm (subclasses)
+    @abstractmethod
+    def _init_state(self) -> None:
+        """Allocate the state arrays, each with leading axis ``self.num_envs``."""
+
+    @abstractmethod
+    def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Choose one arm per stream: ``obs`` has shape ``(R, *obs_shape)``; return ints of shape ``(R,)``."""
+
+    @abstractmethod
+    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Learn from one round of every stream: ``(R, *obs_shape)``, ``(R,)`` ints, ``(R,)`` floats."""
+
+    # ------------------------------------------------------------------ helpers for subclasses
+    def _argmax(self, scores: np.ndarray, tie_breaking: str = "random") -> np.ndarray:
+        """Row-wise argmax of ``(R, K)`` scores; ``"random"`` breaks exact ties uniformly at random."""
+        best = scores.argmax(axis=1)
+        if tie_breaking == "first":
+            return best
+        if self.num_envs == 1:
+            row = scores[0]
+            ties = row == row[best[0]]
+            if np.count_nonzero(ties) == 1:
+                return best
+            idx = np.flatnonzero(ties)
+            return idx[self.rng.integers(idx.size)][None]
+        # Random tie-breaking over a batch: a uniform random key among the tied entries.
+        ties = scores == np.take_along_axis(scores, best[:, None], axis=1)
+        keys = np.where(ties, self.rng.random(scores.shape), -1.0)
+        return keys.argmax(axis=1)
+
+    def _arm_index(self, actions: np.ndarray) -> tuple[Any, Any]:
+        """Index ``(streams, arms)`` of each stream's chosen arm into ``(R, K, ...)`` state arrays.
+
+        For a batch it is the fancy index ``(arange(R), actions)``: ``state[idx]`` has shape ``(R, ...)``.
+        For R = 1 it is the basic index ``(0, a)``: the stream axis is dropped and ``state[idx]`` is a
+        plain view of shape ``(...)`` — the single-stream fast path, where numpy's per-call overhead on
+        tiny arrays dominates. Index ``(R,)`` per-stream arrays (rewards) with ``idx[0]`` to match; the
+        kernels accept any leading batch shape, so the same code serves both.
+        """
+        if self.num_envs == 1:
+            return (0, actions[0])
+        return (self._rows, actions)
+
+    def _env_attr(self, name: str) -> Any:
+        """Attribute ``name`` of the underlying env, or ``None`` if it has none.
+
+        Read from ``env.unwrapped`` (through any wrappers, e.g. the regret recorder); for a vector env
+        without the attribute, from its sub-envs (``get_attr``): their common value, or an ``(R,)`` array
+        when they differ.
+        """
+        base = self.env.unwrapped
+        if hasattr(base, name):
+            return getattr(base, name)
+        if self.is_vector and hasattr(base, "get_attr"):
+            try:
+                values = tuple(base.get_attr(name))
+            except AttributeError:
+                return None
+            if all(np.array_equal(v, values[0]) for v in values):
+                return values[0]
+            return np.asarray(values)
+        return None
+
+    def _arm_feature_dim(self) -> int:
+        """``d`` of ``(K, d)`` arm-feature observations; a one-line :class:`UserError` on any other env."""
+        shape = self.obs_shape
+        if len(shape) != 2 or shape[0] != self.n_arms:
+            raise UserError(
+                f"{type(self).__name__} needs ({self.n_arms}, d) arm-feature observations (one row per arm, "
+                f"as rl_suite/LinearContextualBandit-v0 gives), got {self.observation_space}; "
+                "for a context-free bandit use ucb1, bernoulli-ts or epsilon-greedy"
+            )
+        return int(shape[1])
+
+    def _require_context_free(self) -> None:
+        """A one-line :class:`UserError` unless observations carry no context (a ``Discrete(1)`` space)."""
+        space = self.observation_space
+        if not (isinstance(space, gym.spaces.Discrete) and space.n == 1):
+            raise UserError(
+                f"{type(self).__name__} is for context-free bandits (Discrete(1) observations, as "
+                f"rl_suite/MultiArmedBandit-v0 gives), got {space}; "
+                "for arm features use linucb, oful, lin-ts or epsilon-greedy"
+            )
+
+    def _env_bound(self, value: float | str, attr: str, field: str) -> np.ndarray:
+        """A per-stream ``(R,)`` constant: ``value``, or for ``"auto"`` the env's ``env.unwrapped.<attr>``."""
+        if value == "auto":
+            value = self._env_attr(attr)
+            if value is None:
+                raise UserError(
+                    f"{type(self).__name__}: {field}='auto' reads env.unwrapped.{attr}, which this env does "
+                    f"not provide; set {field} to a number"
+                )
+        return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.num_envs,)).copy()
+
+    def _linear_model(self, model: str) -> str:
+        """Resolve a ``model`` setting; ``"auto"`` reads ``env.unwrapped.model`` (disjoint or shared)."""
+        if model != "auto":
+            return model
+        found = self._env_attr("model")
+        if found not in ("disjoint", "shared"):
+            raise UserError(
+                f"{type(self).__name__}: model='auto' needs an env that says its model "
+                f"(env.unwrapped.model in 'disjoint', 'shared'), got {found!r}; set model explicitly"
+            )
+        return str(found)
+
+    # ------------------------------------------------------------------ SB3-shaped API
+    def learn(self, total_steps: int, callback: Callback | None = None) -> BanditAgent:
+        """Play ``total_steps`` more rounds (per stream), updating after each."""
+        if total_steps < 0:
+            raise UserError(f"total_steps must be >= 0, got {total_steps}")
+        env = self.env
+        if self._last_obs is None:
+            obs, _ = env.reset(seed=self.seed)
+        else:
+            obs = self._last_obs
+        single = not self.is_vector
+        select, update = self._select, self._update
+        for _ in range(total_steps):
+            batch = np.asarray(obs)[None] if single else obs
+            actions = select(batch)
+            if single:
+                obs, reward, terminated, truncated, info = env.step(int(actions[0]))
+                update(batch, actions, np.array((reward,), dtype=np.float64))
+                if terminated or truncated:
+                    obs, _ = env.reset()
+            else:
+                # Vector bandit envs autoreset in the same step, so every step is a real round.
+                obs, reward, terminated, truncated, info = env.step(actions)
+                update(batch, actions, np.asarray(reward, dtype=np.float64))
+            self.num_timesteps += 1
+            if callback is not None and callback(self, info) is False:
+                break
+        self._last_obs = obs
+        return self
+
+    def predict(self, obs: Any, deterministic: bool = True) -> Any:
+        """Arm for one observation (an int), or for a batch ``(R, *obs_shape)`` (an int array).
+
+        An agent with R > 1 streams takes only a batch: one observation per stream.
+        """
+        arr = np.asarray(obs)
+        if arr.shape == self.obs_shape and self.num_envs == 1:
+            return int(self._select(arr[None], deterministic=deterministic)[0])
+        batch = (self.num_envs, *self.obs_shape)
+        if arr.shape == batch:
+            return self._select(arr, deterministic=deterministic)
+        single = f"{self.obs_shape} or " if self.num_envs == 1 else ""
+        raise UserError(
+            f"observation of shape {arr.shape} does not fit {type(self).__name__}: expected {single}{batch}"
+            + (f" (one observation per stream of its {self.num_envs})" if self.num_envs > 1 else "")
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write config, counters, RNG state and every state array to one ``.npz`` file."""
+        meta = {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "config": self.config.model_dump(mode="json"),
+            "seed": self.seed,
+            "num_envs": self.num_envs,
+            "num_timesteps": self.num_timesteps,
+            "rng_state": self.rng.bit_generator.state,
+            "has_last_obs": self._last_obs is not None,
+        }
+        arrays = {k: np.asarray(getattr(self, k)) for k in self.state_keys}
+        if self._last_obs is not None:
+            arrays["_last_obs"] = np.asarray(self._last_obs)
+        path = Path(path)
+        with path.open("wb") as fh:
+            np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+
+    @classmethod
+    def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> BanditAgent:
+        """Rebuild an agent written by :meth:`save` on ``env`` (which must have the same shapes)."""
+        path = Path(path)
+        if not path.is_file():
+            raise UserError(f"no saved agent at {path}")
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["__meta__"]))
+            agent = cls(env, meta["config"], seed=meta["seed"])
+            if agent.num_envs != meta["num_envs"]:
+                raise UserError(
+                    f"{path} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"
+                )
+            for key in agent.state_keys:
+                setattr(agent, key, data[key].copy())
+            if meta["has_last_obs"]:
+                agent._last_obs = data["_last_obs"].copy()
+        agent.num_timesteps = int(meta["num_timesteps"])
+        agent.rng.bit_generator.state = meta["rng_state"]
+        return agent

@@ -1,0 +1,1 @@
+"""Bandit environments: linear contextual and multi-armed (exact per-step regret)."""

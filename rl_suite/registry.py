@@ -1,0 +1,215 @@
+"""The tables of env ids and agents.
+
+They are the single source for `rl-suite envs`, `rl-suite agents`, registration and pairing checks.
+
+Env entry points are strings so that ``import rl_suite`` stays cheap: a family's module is imported only
+when one of its envs is made. Agents are found by short name (``linucb``) and list the env *families* they
+support; a pairing outside that list is a :class:`~rl_suite.errors.UserError`, not a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+from rl_suite.errors import UserError, did_you_mean
+
+NAMESPACE = "rl_suite"
+
+#: Env families. Agents declare which of these they support.
+LINEAR_BANDIT = "linear_bandit"
+MULTI_ARMED_BANDIT = "multi_armed_bandit"
+#: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
+CONSTRAINED_FAMILIES: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EnvEntry:
+    """One registered env id."""
+
+    id: str
+    entry_point: str
+    family: str
+    summary: str
+    vector_entry_point: str | None = None
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class AgentEntry:
+    """One agent, by its short CLI name."""
+
+    name: str
+    entry_point: str
+    families: tuple[str, ...]
+    summary: str
+    reference: str = ""
+    #: Extra pip requirement the agent needs beyond the core install, if any.
+    requires: str | None = None
+
+
+ENVS: tuple[EnvEntry, ...] = (
+    EnvEntry(
+        id=f"{NAMESPACE}/LinearContextualBandit-v0",
+        entry_point="rl_suite.envs.bandits.linear:LinearContextualBandit",
+        vector_entry_point="rl_suite.envs.bandits.linear:LinearContextualBanditVectorEnv",
+        family=LINEAR_BANDIT,
+        summary="Linear contextual bandit: disjoint or shared parameter, Gaussian or Bernoulli rewards",
+        reference="Li et al. 2010; Abbasi-Yadkori et al. 2011",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/MultiArmedBandit-v0",
+        entry_point="rl_suite.envs.bandits.multi_armed:MultiArmedBandit",
+        vector_entry_point="rl_suite.envs.bandits.multi_armed:MultiArmedBanditVectorEnv",
+        family=MULTI_ARMED_BANDIT,
+        summary="K-armed stochastic bandit with Bernoulli or Gaussian arms",
+        reference="Lattimore & Szepesvári 2020, ch. 4",
+    ),
+)
+
+_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT)
+
+AGENTS: tuple[AgentEntry, ...] = (
+    AgentEntry(
+        "linucb",
+        "rl_suite.agents.linucb:LinUCB",
+        (LINEAR_BANDIT,),
+        "LinUCB with disjoint linear models (Sherman-Morrison updates)",
+        "Li et al. 2010, Alg. 1",
+    ),
+    AgentEntry(
+        "linucb-hybrid",
+        "rl_suite.agents.hybrid_linucb:HybridLinUCB",
+        (LINEAR_BANDIT,),
+        "LinUCB with hybrid (shared + per-arm) linear models",
+        "Li et al. 2010, Alg. 2",
+    ),
+    AgentEntry(
+        "oful",
+        "rl_suite.agents.oful:OFUL",
+        (LINEAR_BANDIT,),
+        "OFUL: optimism with the theoretical self-normalised confidence radius",
+        "Abbasi-Yadkori et al. 2011",
+    ),
+    AgentEntry(
+        "lin-ts",
+        "rl_suite.agents.lin_ts:LinTS",
+        (LINEAR_BANDIT,),
+        "Linear Thompson sampling (Gaussian posterior, scale v)",
+        "Agrawal & Goyal 2013",
+    ),
+    AgentEntry(
+        "epsilon-greedy",
+        "rl_suite.agents.epsilon_greedy:EpsilonGreedy",
+        (LINEAR_BANDIT, MULTI_ARMED_BANDIT),
+        "epsilon-greedy on ridge estimates (sample means on the multi-armed env)",
+        "Sutton & Barto 2018, §2.2",
+    ),
+    AgentEntry(
+        "ucb1",
+        "rl_suite.agents.ucb1:UCB1",
+        (MULTI_ARMED_BANDIT,),
+        "UCB1 index policy",
+        "Auer, Cesa-Bianchi & Fischer 2002",
+    ),
+    AgentEntry(
+        "bernoulli-ts",
+        "rl_suite.agents.bernoulli_ts:BernoulliTS",
+        (MULTI_ARMED_BANDIT,),
+        "Thompson sampling with Beta posteriors (Bernoulli rewards)",
+        "Thompson 1933; Agrawal & Goyal 2012",
+    ),
+    AgentEntry(
+        "ppo",
+        "rl_suite.agents.sb3:PPOAgent",
+        _SB3_FAMILIES,
+        "Stable-Baselines3 PPO through the adapter",
+        "Schulman et al. 2017",
+    ),
+    AgentEntry(
+        "a2c",
+        "rl_suite.agents.sb3:A2CAgent",
+        _SB3_FAMILIES,
+        "Stable-Baselines3 A2C through the adapter",
+        "Mnih et al. 2016",
+    ),
+    AgentEntry(
+        "dqn",
+        "rl_suite.agents.sb3:DQNAgent",
+        _SB3_FAMILIES,
+        "Stable-Baselines3 DQN through the adapter",
+        "Mnih et al. 2015",
+    ),
+    AgentEntry(
+        "recurrent-ppo",
+        "rl_suite.agents.sb3:RecurrentPPOAgent",
+        _SB3_FAMILIES,
+        "sb3-contrib RecurrentPPO (LSTM policy) through the adapter",
+        "sb3-contrib",
+        requires="sb3-contrib",
+    ),
+)
+
+
+def register_envs() -> None:
+    """Register every env id with Gymnasium. Idempotent: ids already registered are left alone."""
+    import gymnasium
+
+    for entry in ENVS:
+        if entry.id in gymnasium.registry:
+            continue
+        gymnasium.register(
+            id=entry.id,
+            entry_point=entry.entry_point,
+            vector_entry_point=entry.vector_entry_point,
+            disable_env_checker=False,
+        )
+
+
+def env_ids() -> list[str]:
+    """All env ids of the suite, sorted."""
+    return sorted(e.id for e in ENVS)
+
+
+def env_entry(env_id: str) -> EnvEntry:
+    """Look up an env id (``rl_suite/X-v0``; ``rl_suite:rl_suite/X-v0`` and a bare ``X-v0`` are accepted)."""
+    wanted = env_id.split(":", 1)[-1]
+    for entry in ENVS:
+        if wanted in (entry.id, entry.id.split("/", 1)[1]):
+            return entry
+    raise UserError(
+        f"unknown env id {env_id!r}{did_you_mean(wanted, env_ids())} (run `rl-suite envs` for the list)"
+    )
+
+
+def agent_names() -> list[str]:
+    """All agent short names, in table order."""
+    return [a.name for a in AGENTS]
+
+
+def agent_entry(name: str) -> AgentEntry:
+    """Look up an agent by short name."""
+    for entry in AGENTS:
+        if entry.name == name:
+            return entry
+    raise UserError(
+        f"unknown agent {name!r}{did_you_mean(name, agent_names())}; known agents: {', '.join(agent_names())}"
+    )
+
+
+def check_pairing(agent: str, env_id: str) -> None:
+    """Raise a :class:`UserError` if ``agent`` does not support the family of ``env_id``."""
+    a, e = agent_entry(agent), env_entry(env_id)
+    if e.family not in a.families:
+        fits = [x.name for x in AGENTS if e.family in x.families]
+        raise UserError(
+            f"agent {agent!r} does not support {e.id} (family {e.family!r}; {agent} supports "
+            f"{', '.join(a.families)}); agents for this env: {', '.join(fits)}"
+        )
+
+
+def load_entry_point(entry_point: str) -> Any:
+    """Import ``module:attr`` and return the attribute."""
+    module, _, attr = entry_point.partition(":")
+    return getattr(importlib.import_module(module), attr)

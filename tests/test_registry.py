@@ -1,0 +1,178 @@
+"""Contract tests over every registered env id (later families are covered automatically)."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import rl_suite
+from rl_suite import registry
+from rl_suite.errors import UserError
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE_IDS = sorted(i for i in gym.registry if i.startswith(f"{registry.NAMESPACE}/"))
+
+
+def test_registry_and_gymnasium_agree() -> None:
+    assert SUITE_IDS == registry.env_ids()
+    rl_suite.register_envs()  # idempotent
+    assert sorted(i for i in gym.registry if i.startswith("rl_suite/")) == SUITE_IDS
+
+
+@pytest.mark.parametrize("env_id", SUITE_IDS)
+def test_check_env_passes_without_warnings(env_id: str) -> None:
+    env = gym.make(env_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def _rollout(env_id: str, seed: int, steps: int = 50) -> list[tuple]:
+    env = gym.make(env_id)
+    env.action_space.seed(123)
+    obs, _ = env.reset(seed=seed)
+    out = [(np.asarray(obs).copy(),)]
+    for _ in range(steps):
+        obs, reward, term, trunc, info = env.step(env.action_space.sample())
+        out.append((np.asarray(obs).copy(), float(reward), term, trunc, float(info["regret"])))
+        if term or trunc:
+            obs, _ = env.reset()
+    env.close()
+    return out
+
+
+def _same(a: list[tuple], b: list[tuple]) -> bool:
+    return all(
+        all(
+            np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(ra, rb, strict=True)
+        )
+        for ra, rb in zip(a, b, strict=True)
+    )
+
+
+@pytest.mark.parametrize("env_id", SUITE_IDS)
+def test_same_seed_same_trajectory(env_id: str) -> None:
+    assert _same(_rollout(env_id, 7), _rollout(env_id, 7))
+    assert not _same(_rollout(env_id, 7), _rollout(env_id, 8))
+
+
+@pytest.mark.parametrize("env_id", SUITE_IDS)
+def test_every_step_reports_exact_regret(env_id: str) -> None:
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    for _ in range(20):
+        _, _, _, _, info = env.step(env.action_space.sample())
+        assert info["regret"] >= 0.0
+        assert "optimal_value" in info
+    env.close()
+
+
+@pytest.mark.parametrize("env_id", SUITE_IDS)
+def test_action_outside_space_is_one_clear_error(env_id: str) -> None:
+    env = gym.make(env_id)
+    env.reset(seed=0)
+    n = env.action_space.n
+    with pytest.raises(UserError, match=rf"outside Discrete\({n}\)"):
+        env.step(n)
+    with pytest.raises(UserError, match="outside"):
+        env.step(-1)
+
+
+def _run_outside_repo(code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_module_syntax_works_from_another_directory(tmp_path: Path) -> None:
+    code = (
+        "import sys, gymnasium as gym\n"
+        "assert 'rl_suite' not in sys.modules\n"
+        "for i in ['rl_suite:rl_suite/LinearContextualBandit-v0', 'rl_suite:rl_suite/MultiArmedBandit-v0']:\n"
+        "    env = gym.make(i); env.reset(seed=0); env.step(0); env.close()\n"
+        "print('ok')\n"
+    )
+    proc = _run_outside_repo(code, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "ok"
+
+
+def test_async_vector_env_with_spawn(tmp_path: Path) -> None:
+    code = (
+        "import gymnasium as gym, numpy as np\n"
+        "if __name__ == '__main__':\n"
+        "    envs = gym.make_vec('rl_suite:rl_suite/LinearContextualBandit-v0', num_envs=2,\n"
+        "                        vectorization_mode='async', vector_kwargs={'context': 'spawn'})\n"
+        "    obs, _ = envs.reset(seed=0)\n"
+        "    obs, r, term, trunc, info = envs.step(np.array([0, 1]))\n"
+        "    assert obs.shape[0] == 2 and info['regret'].shape == (2,)\n"
+        "    envs.close(); print('ok')\n"
+    )
+    script = tmp_path / "vec.py"
+    script.write_text(code)
+    proc = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=180
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().endswith("ok")
+
+
+def _readme_table(header: str) -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    start = text.index(header)
+    rows = []
+    for line in text[start:].splitlines()[1:]:
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if set("".join(cells)) <= set("-: "):
+            continue
+        rows.append(cells)
+    return rows
+
+
+def test_readme_env_table_matches_registry() -> None:
+    rows = _readme_table("| env id |")
+    ids = [re.sub(r"[`*]", "", r[0]) for r in rows]
+    assert ids == registry.env_ids()
+    families = [re.sub(r"[`*]", "", r[1]) for r in rows]
+    assert families == [registry.env_entry(i).family for i in ids]
+
+
+def test_readme_agent_table_matches_registry() -> None:
+    rows = _readme_table("| agent |")
+    names = [re.sub(r"[`*]", "", r[0]) for r in rows]
+    assert names == registry.agent_names()
+    for row in rows:
+        entry = registry.agent_entry(re.sub(r"[`*]", "", row[0]))
+        listed = {f.strip() for f in re.sub(r"[`*]", "", row[1]).split(",")}
+        assert listed == set(entry.families)
+
+
+def test_every_agent_entry_point_imports() -> None:
+    from rl_suite.agents.base import Agent
+
+    for entry in registry.AGENTS:
+        cls = registry.load_entry_point(entry.entry_point)
+        assert issubclass(cls, Agent), entry.name
+        assert cls.__doc__, entry.name
+
+
+def test_unknown_ids_suggest_close_matches() -> None:
+    with pytest.raises(UserError, match="did you mean 'rl_suite/LinearContextualBandit-v0'"):
+        registry.env_entry("rl_suite/LinearContextualBandt-v0")
+    with pytest.raises(UserError, match="did you mean 'linucb'"):
+        registry.agent_entry("linucbb")
+    with pytest.raises(UserError, match="agents for this env: .*ucb1"):
+        registry.check_pairing("linucb", "rl_suite/MultiArmedBandit-v0")
