@@ -58,7 +58,9 @@ def sb3_env(env: gym.Env) -> gym.Env:
         flat = env.observation_space
         if flat.dtype != np.float32:
             # Bounds are cast explicitly so that Box does not warn about lost precision.
-            space32 = gym.spaces.Box(flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32)
+            space32 = gym.spaces.Box(
+                flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32
+            )
             env = gym.wrappers.TransformObservation(env, _to_float32, space32)
     return env
 

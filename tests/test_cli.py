@@ -166,9 +166,21 @@ def test_train_seeds_then_compare(capsys: pytest.CaptureFixture[str], tmp_path: 
 def test_train_with_workers_runs_in_parallel(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     out = tmp_path / "runs"
     code, _, err = cli(
-        capsys, "train", "--env", MAB, "--agent", "ucb1", "--seeds", "0-1", "--workers", "2",
-        "--total-steps", "500", "--out", str(out),
-    )  # fmt: skip
+        capsys,
+        "train",
+        "--env",
+        MAB,
+        "--agent",
+        "ucb1",
+        "--seeds",
+        "0-1",
+        "--workers",
+        "2",
+        "--total-steps",
+        "500",
+        "--out",
+        str(out),
+    )
     assert code == 0, err
     assert len(find_runs([out])) == 2
 

@@ -174,5 +174,5 @@ def test_unknown_ids_suggest_close_matches() -> None:
         registry.env_entry("rl_suite/LinearContextualBandt-v0")
     with pytest.raises(UserError, match="did you mean 'linucb'"):
         registry.agent_entry("linucbb")
-    with pytest.raises(UserError, match="agents for this env: .*ucb1"):
+    with pytest.raises(UserError, match=r"agents for this env: .*ucb1"):
         registry.check_pairing("linucb", "rl_suite/MultiArmedBandit-v0")

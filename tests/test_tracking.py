@@ -57,7 +57,7 @@ def test_track_offline_writes_a_wandb_run_with_the_regret_metric(tmp_path: Path)
             "--wandb-group",
             "ci",
             "--quiet",
-        ],  # fmt: skip
+        ],
         capture_output=True,
         text=True,
         env=_env(WANDB_MODE="offline", WANDB_SILENT="true", RL_SUITE_QUIET="1"),
