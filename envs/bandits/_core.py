@@ -1,17 +1,20 @@
 """Machinery shared by the bandit envs: one batch program for a single env and its vector form.
 
 A bandit instance is described by a *core*: pure array functions that turn standard normals into the
-round's observation and arm means, and means plus a normal into rewards. The single env and the vector
+round's observations and arm means, and means plus normals into rewards. The single env and the vector
 env call the very same functions — the single env on a batch of one — and draw their randomness in the
-same fixed order (one ``standard_normal`` call per round and stream: the reward noise of this round, then
-the normals of the next round's context), so stream ``i`` of a vector env reset with seed ``s`` is
-bit-identical to a single env reset with seed ``s + i``.
+same fixed order, so stream ``i`` of a vector env reset with seed ``s`` is bit-identical to a single env
+reset with seed ``s + i``:
+
+* ``reset`` draws ``context_normals`` standard normals: the first round's context;
+* every ``step`` draws ``1 + context_normals`` standard normals in one call: first the reward noise of
+  the round just played, then the next round's context.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -24,108 +27,192 @@ from rl_suite.spaces import discrete_action, discrete_actions
 
 REWARD_NOISES = ("bernoulli", "gaussian")
 
+ObsT = TypeVar("ObsT")
+
 
 def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    """Validate a string knob against its allowed values."""
-    if value not in choices:
+    """Validate a string knob against its allowed values.
+
+    Args:
+        name: The knob's name, as the user spells it.
+        value: The value given.
+        choices: The allowed values.
+
+    Returns:
+        The value, as a ``str``.
+
+    Raises:
+        UserError: ``value`` is not one of ``choices``.
+    """
+    if not isinstance(value, str) or value not in choices:
         allowed = ", ".join(repr(c) for c in choices)
         raise UserError(f"{name} must be one of {allowed}, got {value!r}")
-    return str(value)
+    return value
 
 
-def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    """Validate an integer knob in ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise UserError(f"{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise UserError(f"{name} must be {bound}, got {value}")
+def check_int(name: str, value: Any, low: int) -> int:
+    """Validate an integer knob ``>= low``.
+
+    Args:
+        name: The knob's name, as the user spells it.
+        value: The value given (a Python or numpy integer; ``bool`` is refused).
+        low: The smallest allowed value.
+
+    Returns:
+        The value, as a Python ``int``.
+
+    Raises:
+        UserError: ``value`` is not an integer or is below ``low``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise UserError(f"{name} must be >= {low}, got {value}")
     return int(value)
 
 
-def check_float(name: str, value: Any, low: float = 0.0, strict: bool = True) -> float:
-    """Validate a finite float knob ``> low`` (or ``>= low`` when not ``strict``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{name} must be a number, got {value!r}")
+def check_positive(name: str, value: Any) -> float:
+    """Validate a finite, strictly positive float knob.
+
+    Args:
+        name: The knob's name, as the user spells it.
+        value: The value given.
+
+    Returns:
+        The value, as a Python ``float``.
+
+    Raises:
+        UserError: ``value`` is not a number, not finite, or not ``> 0``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UserError(f"{name} must be a number > 0, got {value!r}")
     value = float(value)
-    if not np.isfinite(value) or value < low or (strict and value == low):
-        raise UserError(f"{name} must be {'>' if strict else '>='} {low}, got {value}")
+    if not (np.isfinite(value) and value > 0):
+        raise UserError(f"{name} must be a finite number > 0, got {value}")
     return value
 
 
 class BanditCore(ABC):
-    """The pure batch math of one bandit instance (shared by all streams of a vector env)."""
+    """The pure batch math of one bandit instance (shared by every stream of a vector env).
+
+    Attributes:
+        n_arms: Number of arms K.
+        context_normals: Standard normals one stream draws for one round's context.
+        reward_noise: ``"bernoulli"`` or ``"gaussian"``.
+        noise_sd: σ of Gaussian rewards (unused for Bernoulli).
+    """
 
     n_arms: int
-    #: Standard normals one stream needs to draw one round's context.
     context_normals: int
-    #: ``"bernoulli"`` or ``"gaussian"``.
     reward_noise: str
-    #: σ of Gaussian rewards.
     noise_sd: float
 
     @abstractmethod
     def observe(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Turn ``(R, context_normals)`` normals into the round's observations and ``(R, K)`` arm means."""
+        """Build one round of every stream from its normals.
+
+        Args:
+            z: ``(R, context_normals)`` standard normals, one row per stream.
+
+        Returns:
+            The ``(R, *obs_shape)`` observations and the ``(R, K)`` arm means.
+        """
 
     def rewards(self, means: np.ndarray, z: np.ndarray) -> np.ndarray:
-        """Rewards of the chosen arms: ``(R,)`` means and ``(R,)`` standard normals."""
+        """Draw the rewards of the arms played from one standard normal per stream.
+
+        Gaussian: ``μ + σ·z``. Bernoulli: ``1{Φ(z) < μ}`` — ``Φ(z)`` is uniform on (0, 1), so this is a
+        Bernoulli(μ) draw that uses the same single normal.
+
+        Args:
+            means: ``(R,)`` means of the arms played.
+            z: ``(R,)`` standard normals.
+
+        Returns:
+            ``(R,)`` float64 rewards.
+        """
         if self.reward_noise == "gaussian":
             return means + self.noise_sd * z
-        # Φ(z) is uniform on (0, 1), so this is a Bernoulli(mean) draw from the same normal.
         return (ndtr(z) < means).astype(np.float64)
 
 
-class BanditEnv(gym.Env):
-    """A single bandit env over a :class:`BanditCore` (subclasses build the core and document it)."""
+class BanditEnv(gym.Env[ObsT, int]):
+    """A single bandit env over a :class:`BanditCore` (subclasses build the core and document it).
+
+    The env is the R = 1 case of the core's batch program: it calls the same functions as the vector env
+    on arrays with a leading axis of one.
+    """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     core: BanditCore
+    n_arms: int
+    horizon: int
 
-    def _setup(self, core: BanditCore, horizon: int, observation_space: gym.Space) -> None:
+    def _setup(self, core: BanditCore, horizon: Any, observation_space: gym.Space[Any]) -> None:
         self.core = core
         self.n_arms = core.n_arms
         self.horizon = check_int("horizon", horizon, 1)
         self.observation_space = observation_space
         self.action_space = gym.spaces.Discrete(core.n_arms)
-        self._step_normals = 1 + core.context_normals
+        self._draw_shape = (1, 1 + core.context_normals)
         self._t = 0
-        self._obs: np.ndarray | None = None
-        self._means = np.zeros((1, core.n_arms))
+        self._means: np.ndarray | None = None
         self._best = 0.0
         self._opt = 0
 
-    def _observe(self, z: np.ndarray) -> Any:
+    def _observe(self, z: np.ndarray) -> ObsT:
         obs, means = self.core.observe(z)
-        self._obs, self._means = obs, means
-        self._opt = int(means[0].argmax())
-        self._best = float(means[0, self._opt])
+        self._means = means
+        opt = int(means.argmax())  # R = 1: the flat argmax is the row's
+        self._opt = opt
+        self._best = float(means[0, opt])
         return obs[0]
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
-        """Start an episode: draw the first round's context from ``self.np_random``."""
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[ObsT, dict]:
+        """Start an episode: seed ``self.np_random`` (if ``seed`` is given) and draw the first round.
+
+        Args:
+            seed: Seed of the context and reward-noise stream (the instance is fixed by the constructor).
+            options: Unused.
+
+        Returns:
+            The first observation and ``{"optimal_value": max_a μ}`` of that round.
+        """
         super().reset(seed=seed)
         self._t = 0
         obs = self._observe(self.np_random.standard_normal((1, self.core.context_normals)))
         return obs, {"optimal_value": self._best}
 
-    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
-        """Play one arm; ``info["regret"]`` is the exact gap of that arm in this round."""
-        a = discrete_action(action, self.core.n_arms)
-        if self._obs is None:
+    def step(self, action: int) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
+        """Play one arm.
+
+        Args:
+            action: The arm, an integer in ``[0, n_arms)``.
+
+        Returns:
+            ``(obs, reward, terminated, truncated, info)``: the next round's observation, the reward,
+            ``False``, whether the horizon is reached, and ``info`` with the exact ``regret`` of the arm
+            played, ``optimal_value``, ``expected_reward`` and ``optimal_action``.
+
+        Raises:
+            UserError: The action is not an arm, or :meth:`reset` was not called first.
+        """
+        means = self._means
+        if means is None:
             raise UserError("call reset() before step()")
-        mean = self._means[0, a]
-        z = self.np_random.standard_normal((1, self._step_normals))
-        reward = float(self.core.rewards(self._means[:, a], z[:, 0])[0])
+        a = discrete_action(action, self.n_arms)
+        z = self.np_random.standard_normal(self._draw_shape)
+        mean = float(means[0, a])
+        reward = float(self.core.rewards(means[:, a], z[:, 0])[0])
+        best = self._best
         info = {
-            "regret": self._best - float(mean),
-            "optimal_value": self._best,
-            "expected_reward": float(mean),
+            "regret": best - mean,
+            "optimal_value": best,
+            "expected_reward": mean,
             "optimal_action": self._opt,
         }
         self._t += 1
-        obs = self._observe(z[:, 1:])
-        return obs, reward, False, self._t >= self.horizon, info
+        return self._observe(z[:, 1:]), reward, False, self._t >= self.horizon, info
 
 
 class BanditVectorEnv(gym.vector.VectorEnv):
@@ -133,8 +220,9 @@ class BanditVectorEnv(gym.vector.VectorEnv):
 
     All streams share the instance (its ``instance_seed``) and differ by their noise seed; their episodes
     have the same horizon, so they end together. On the last step of an episode ``truncated`` is all
-    ``True``, the observation returned is the first of the next episode, and ``info["final_obs"]`` holds
-    the last one (Gymnasium's same-step convention).
+    ``True``, the observation returned is the first of the next episode (each stream's generator
+    continues, it is not reseeded), ``info["final_obs"]`` holds the ``(R, ...)`` last observations and
+    ``info["final_info"]`` the step's info, each with its ``_final_obs`` / ``_final_info`` mask.
     """
 
     metadata: ClassVar[dict[str, Any]] = {
@@ -142,7 +230,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
     }
 
-    def _setup(self, single: BanditEnv, num_envs: int) -> None:
+    def _setup(self, single: BanditEnv[Any], num_envs: Any) -> None:
         self.num_envs = check_int("num_envs", num_envs, 1)
         self.single_env = single
         self.core = single.core
@@ -154,22 +242,25 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(single.action_space, self.num_envs)
         self._rows = np.arange(self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
-        self._obs: np.ndarray | None = None
+        self._means: np.ndarray | None = None
         self._t = 0
 
     def __getattr__(self, name: str) -> Any:
-        # Instance attributes of the single env (theta, means, bounds) are the vector env's too.
+        # The single env's public attributes (theta, means, bounds, solve) are the vector env's too.
         if name.startswith("_") or name == "single_env":
             raise AttributeError(name)
         return getattr(self.single_env, name)
 
     def _draw(self, n: int) -> np.ndarray:
         assert self._rngs is not None
-        return np.stack([g.standard_normal(n) for g in self._rngs])
+        z = np.empty((self.num_envs, n))
+        for i, rng in enumerate(self._rngs):
+            rng.standard_normal(out=z[i])
+        return z
 
     def _observe(self, z: np.ndarray) -> np.ndarray:
         obs, means = self.core.observe(z)
-        self._obs, self._means = obs, means
+        self._means = means
         self._opt = means.argmax(axis=1)
         self._best = means[self._rows, self._opt]
         return obs
@@ -177,7 +268,19 @@ class BanditVectorEnv(gym.vector.VectorEnv):
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[np.ndarray, dict[str, Any]]:
-        """Seed stream ``i`` with ``seed + i`` (or ``seed[i]``) and draw every stream's first context."""
+        """Seed every stream and draw its first round.
+
+        Args:
+            seed: ``s`` seeds stream ``i`` with ``s + i`` (Gymnasium's convention); a list gives one seed
+                per stream; ``None`` keeps the streams' generators (fresh random ones on the first reset).
+            options: Unused.
+
+        Returns:
+            The ``(R, ...)`` first observations and ``{"optimal_value": (R,) array}``.
+
+        Raises:
+            UserError: A list of seeds whose length is not ``num_envs``.
+        """
         if seed is None:
             seeds: list[int | None] = [None] * self.num_envs
         elif isinstance(seed, (int, np.integer)):
@@ -193,26 +296,41 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         return obs, {"optimal_value": self._best.copy()}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        """Play one arm per stream; ``info`` holds ``(R,)`` arrays of exact regrets and optima."""
-        a = discrete_actions(actions, self.core.n_arms, self.num_envs)
-        if self._obs is None:
+        """Play one arm per stream.
+
+        Args:
+            actions: ``(R,)`` integers in ``[0, n_arms)``.
+
+        Returns:
+            ``(obs, rewards, terminated, truncated, info)`` as ``(R, ...)`` arrays; ``info`` holds ``(R,)``
+            arrays ``regret`` (exact), ``optimal_value``, ``expected_reward`` and ``optimal_action``.
+
+        Raises:
+            UserError: An action is not an arm, or :meth:`reset` was not called first.
+        """
+        if self._means is None:
             raise UserError("call reset() before step()")
+        a = discrete_actions(actions, self.n_arms, self.num_envs)
         means = self._means[self._rows, a]
         z = self._draw(1 + self.core.context_normals)
         rewards = self.core.rewards(means, z[:, 0])
+        best = self._best
         info: dict[str, Any] = {
-            "regret": self._best - means,
-            "optimal_value": self._best.copy(),
+            "regret": best - means,
+            "optimal_value": best,
             "expected_reward": means,
-            "optimal_action": self._opt.copy(),
+            "optimal_action": self._opt,
         }
         self._t += 1
         obs = self._observe(z[:, 1:])
         done = self._t >= self.horizon
         truncated = np.full(self.num_envs, done)
         if done:
+            mask = np.ones(self.num_envs, dtype=bool)
+            info["final_info"] = dict(info)
+            info["_final_info"] = mask
             info["final_obs"] = obs
-            info["_final_obs"] = truncated.copy()
+            info["_final_obs"] = mask.copy()
             self._t = 0
             obs = self._observe(self._draw(self.core.context_normals))
         return obs, rewards, np.zeros(self.num_envs, dtype=bool), truncated, info

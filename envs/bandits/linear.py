@@ -15,8 +15,8 @@ from rl_suite.envs.bandits._core import (
     BanditEnv,
     BanditVectorEnv,
     check_choice,
-    check_float,
     check_int,
+    check_positive,
 )
 from rl_suite.errors import UserError
 from rl_suite.registry import LINEAR_BANDIT
@@ -48,25 +48,42 @@ class LinearCore(BanditCore):
         self._rows = 1 if model == "disjoint" else n_arms
         self._per_row = (dim - 1) + (1 if context == "ball" else 0)
         self.context_normals = self._rows * self._per_row
+        self._sqrt_ctx_dim = math.sqrt(dim - 1)
+        self._radius_power = 1.0 / (dim - 1)
+        self._template = np.ones((1, n_arms, dim))
 
     def observe(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(R, context_normals)`` normals → ``(R, K, d)`` arm features and ``(R, K)`` means."""
+        """Turn each stream's normals into this round's arm features and means.
+
+        Per feature row (one row in the disjoint model, one per arm in the shared one) the first
+        ``d − 1`` normals ``g`` give the context: ``g/‖g‖`` on the sphere; ``g/‖g‖ · Φ(z')^{1/(d−1)}``
+        in the ball, with ``z'`` the row's extra normal; ``clip(g, ±8)/√(d−1)`` for Gaussian contexts.
+
+        Args:
+            z: ``(R, context_normals)`` standard normals.
+
+        Returns:
+            ``(R, K, d)`` features ``x = [1, u]`` and ``(R, K)`` means ``⟨θ_a, x_a⟩``.
+        """
         R, d = z.shape[0], self.dim
         z = z.reshape(R, self._rows, self._per_row)
-        g = z[..., : d - 1]
+        if self._template.shape[0] != R:
+            self._template = np.ones((R, self.n_arms, d))
+        x = self._template.copy()  # first column 1; the rest is written in place below
+        u = x[..., 1:]  # a disjoint model's single context row broadcasts to every arm
         if self.context == "gaussian":
-            u = np.clip(g, -_CLIP, _CLIP) / math.sqrt(d - 1)
+            np.divide(np.clip(z, -_CLIP, _CLIP), self._sqrt_ctx_dim, out=u)
         else:
-            u = g / np.sqrt((g * g).sum(axis=-1, keepdims=True))
+            g = z[..., : d - 1] if self.context == "ball" else z
+            norm = np.vecdot(g, g)
+            np.sqrt(norm, out=norm)
+            np.divide(g, norm[..., None], out=u)
             if self.context == "ball":
-                u = u * ndtr(z[..., d - 1 :]) ** (1.0 / (d - 1))
-        x = np.empty((R, self.n_arms, d))
-        x[..., 0] = 1.0
-        x[..., 1:] = u
-        return x, (x * self.theta).sum(axis=-1)
+                u *= ndtr(z[..., d - 1 :]) ** self._radius_power
+        return x, np.vecdot(x, self.theta)
 
 
-class LinearContextualBandit(BanditEnv):
+class LinearContextualBandit(BanditEnv[np.ndarray]):
     """K-armed linear contextual bandit with exact per-round regret.
 
     ## Description
@@ -134,17 +151,17 @@ class LinearContextualBandit(BanditEnv):
         instance_seed: int = 0,
         theta: Any = None,
     ) -> None:
-        self.dim = check_int("dim", dim, 2, 4096)
-        n_arms = check_int("n_arms", n_arms, 2, 100_000)
+        self.dim = check_int("dim", dim, 2)
+        n_arms = check_int("n_arms", n_arms, 2)
         self.model = check_choice("model", model, MODELS)
         self.reward_noise = check_choice("reward_noise", reward_noise, REWARD_NOISES)
-        self.noise_sd = check_float("noise_sd", noise_sd)
+        self.noise_sd = check_positive("noise_sd", noise_sd)
         self.context = check_choice("context", context, CONTEXTS)
         self.instance_seed = check_int("instance_seed", instance_seed, 0)
         if self.reward_noise == "bernoulli" and self.context == "gaussian":
             raise UserError(
-                "context='gaussian' is has no bound on ‖u‖ ≤ 1, so Bernoulli means could leave [0, 1]; "
-                "use context='sphere' or 'ball', or reward_noise='gaussian'"
+                "context='gaussian' is unbounded, so Bernoulli means could leave [0, 1]: "
+                "use context='sphere' or 'ball' with Bernoulli rewards, or reward_noise='gaussian'"
             )
         self.theta = self._make_theta(theta, n_arms)
         self.theta_norm_bound = float(np.linalg.norm(self.theta, axis=-1).max())

@@ -14,8 +14,8 @@ from rl_suite.envs.bandits._core import (
     BanditEnv,
     BanditVectorEnv,
     check_choice,
-    check_float,
     check_int,
+    check_positive,
 )
 from rl_suite.errors import UserError
 from rl_suite.registry import MULTI_ARMED_BANDIT
@@ -45,7 +45,7 @@ def bernoulli_kl(p: np.ndarray, q: float) -> np.ndarray:
     return a + b
 
 
-class MultiArmedBandit(BanditEnv):
+class MultiArmedBandit(BanditEnv[np.int64]):
     """K-armed stochastic bandit with exact per-round regret.
 
     ## Description
@@ -96,10 +96,10 @@ class MultiArmedBandit(BanditEnv):
         instance_seed: int = 0,
     ) -> None:
         self.reward_noise = check_choice("reward_noise", reward_noise, REWARD_NOISES)
-        self.noise_sd = check_float("noise_sd", noise_sd)
+        self.noise_sd = check_positive("noise_sd", noise_sd)
         self.instance_seed = check_int("instance_seed", instance_seed, 0)
         if means is None:
-            n_arms = check_int("n_arms", n_arms, 2, 1_000_000)
+            n_arms = check_int("n_arms", n_arms, 2)
             self.means = np.random.default_rng(self.instance_seed).uniform(0.0, 1.0, n_arms)
         else:
             try:
