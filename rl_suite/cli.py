@@ -146,13 +146,12 @@ def train(
 ) -> None:
     """Train an agent on an env, one run folder per seed, and print the final regret."""
     from rl_suite.config import parse_run_config, parse_seeds, resolve
-    from rl_suite.runner import RunResult, resume_trial, run_trial
+    from rl_suite.runner import resume_trial, run_trial
+    from rl_suite.store import RunRecord, read_run
     from rl_suite.sweep import Job, run_local
     from rl_suite.tracking import progress_bar
 
     if resume is not None:
-        from rl_suite.store import read_run
-
         if not resume.exists():
             raise UserError(f"no such run folder: {resume}")
         record = read_run(resume)
@@ -180,14 +179,12 @@ def train(
     seed_list = parse_seeds(seeds or yaml_seeds or str(data.get("seed", 0)))
     base = resolve(parse_run_config(data))  # every error surfaces before a folder is written
     configs = [base.model_copy(update={"seed": s}) for s in seed_list]
-    results: list[RunResult] = []
+    results: list[RunRecord] = []
     if workers > 1 and len(configs) > 1:
         jobs = [Job("run", c.model_dump(mode="json")) for c in configs]
         with progress_bar(f"{base.agent.name} on {base.env.id}", len(jobs), quiet, unit="runs") as prog:
             outcomes = list(run_local(jobs, workers, prog))
-        from rl_suite.store import read_run
-
-        results = [RunResult(Path(o.path), read_run(o.path).summary) for o in outcomes if o.path]
+        results = [read_run(o.path) for o in outcomes if o.path]
         failed = [o for o in outcomes if o.status == "failed"]
         if failed:
             raise UserError(f"{len(failed)} run(s) failed; first error: {failed[0].error}")
@@ -259,20 +256,23 @@ def compare(
 ) -> None:
     """Compare runs: regret curves with bootstrap 95 % bands, final-regret table, regret exponents."""
     from rl_suite.compare import compare_runs
+    from rl_suite.tracking import progress_bar
 
     if statistic not in ("mean", "iqm"):
         raise UserError(f"--statistic must be mean or iqm, got {statistic!r}")
     if reps < 1:
         raise UserError(f"--reps must be >= 1, got {reps}")
-    report = compare_runs(
-        run_dirs,
-        out,
-        statistic=statistic,
-        log_x=log_x,
-        log_y=log_y,
-        include_incomplete=include_incomplete,
-        reps=reps,
-    )
+    with progress_bar("compare", 0, quiet, unit="groups") as prog:
+        report = compare_runs(
+            run_dirs,
+            out,
+            statistic=statistic,
+            log_x=log_x,
+            log_y=log_y,
+            include_incomplete=include_incomplete,
+            reps=reps,
+            progress=lambda done, total: prog.update(done, total),
+        )
     if not quiet:
         _console().print(report.to_markdown(), soft_wrap=True)
     for name, path in report.files.items():

@@ -427,18 +427,24 @@ def compare_runs(
     reps: int = 2000,
     random_state: int | None = 0,
     title: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> CompareReport:
     """Compare every run under ``run_dirs`` and write plots and tables into ``out_dir``.
 
     Writes ``regret.png``, ``regret.svg``, ``table.md``, ``table.csv`` and ``report.json``.
+    ``progress(done, total)`` is called as each (env, agent) group is read and summarised.
 
     Raises:
         UserError: a path does not exist, holds no run, or no run completed.
     """
     statistic_fn(statistic)
     grouped, skipped = load_groups(run_dirs, include_incomplete)
-    groups = [align(env_id, label, runs, log_x) for (env_id, label), runs in grouped.items()]
-    rows = [summarise(g, reps, random_state) for g in groups]
+    groups, rows = [], []
+    for i, ((env_id, label), runs) in enumerate(grouped.items()):
+        groups.append(align(env_id, label, runs, log_x))
+        rows.append(summarise(groups[-1], reps, random_state))
+        if progress is not None:
+            progress(i + 1, len(grouped))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {

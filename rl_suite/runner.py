@@ -21,7 +21,6 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -40,6 +39,7 @@ from rl_suite.store import (
     METRICS,
     SUMMARY,
     MetricsWriter,
+    RunRecord,
     atomic_write_text,
     read_run,
     truncate_metrics,
@@ -56,19 +56,8 @@ _ENV_FILE = "env.pkl"
 _STATE_FILE = "state.json"
 
 
-@dataclass
-class RunResult:
-    """What a finished (or stopped) run left behind."""
-
-    path: Path
-    """The run folder."""
-    summary: dict[str, Any]
-    """The contents of its ``summary.json``."""
-
-    @property
-    def status(self) -> str:
-        """``completed``, ``interrupted`` or ``failed``."""
-        return str(self.summary["status"])
+#: What ``run_trial`` returns: the run folder read back (DESIGN.md's name for it).
+RunResult = RunRecord
 
 
 class RunInterrupted(Exception):
@@ -202,7 +191,7 @@ def resume_trial(run_dir: str | Path, progress: Progress | None = None) -> RunRe
         raise UserError(f"no such run folder: {run_dir}")
     record = read_run(run_dir)
     if record.status == "completed":
-        return RunResult(run_dir, record.summary)
+        return record
     if record.status == "running":
         raise UserError(f"run {run_dir} is still running (pid {record.summary.get('pid')}); stop it first")
     raw = record.config()
@@ -306,7 +295,7 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
                 _track_plot(tracker, run_dir)
             tracker.finish(summary, exit_code=exit_code)
             env.close()
-    return RunResult(run_dir, summary)
+    return RunRecord(run_dir, summary)
 
 
 def _read_state(checkpoint: Path) -> dict[str, Any]:
@@ -318,8 +307,6 @@ def _read_state(checkpoint: Path) -> dict[str, Any]:
 def _load_curve(metrics_path: Path) -> list[np.ndarray]:
     if not metrics_path.exists():
         return []
-    from rl_suite.store import RunRecord
-
     cum = RunRecord(metrics_path.parent, {}).metrics().get("cumulative_regret")
     return [cum] if cum is not None and cum.size else []
 

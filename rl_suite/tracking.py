@@ -136,9 +136,15 @@ class Progress(Protocol):
     def advance(self, n: int = 1) -> None:
         """Advance by ``n`` units."""
 
+    def update(self, completed: int, total: int) -> None:
+        """Set the position and the total (for work whose size is known only once it starts)."""
+
 
 class _NoProgress:
     def advance(self, n: int = 1) -> None:
+        pass
+
+    def update(self, completed: int, total: int) -> None:
         pass
 
 
@@ -148,6 +154,9 @@ class _RichTask:
 
     def advance(self, n: int = 1) -> None:
         self._progress.advance(self._task, n)
+
+    def update(self, completed: int, total: int) -> None:
+        self._progress.update(self._task, completed=completed, total=total)
 
 
 @contextmanager
