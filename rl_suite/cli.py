@@ -245,7 +245,7 @@ def compare(
     log_x: bool = typer.Option(False, "--log-x", help="Logarithmic t axis."),
     log_y: bool = typer.Option(False, "--log-y", help="Logarithmic regret axis."),
     include_incomplete: bool = typer.Option(
-        False, "--include-incomplete", help="Also use interrupted/failed runs (their curves are shorter)."
+        False, "--include-incomplete", help="Also use unfinished runs (interrupted, failed, running)."
     ),
     reps: int = typer.Option(2000, "--reps", help="Bootstrap resamples for the 95 % intervals."),
     track: bool = typer.Option(False, "--track", help="Also log the plot and table to wandb."),

@@ -6,9 +6,11 @@ group every run is cut to the shortest run's length ``T``; curves are evaluated 
 intervals are percentile bootstraps over seeds (Efron & Tibshirani 1993); the interquartile mean (IQM,
 the 25 % trimmed mean) follows Agarwal et al., "Deep RL at the Edge of the Statistical Precipice",
 NeurIPS 2021. The regret exponent is the log–log slope of the mean curve over the last decade of ``T``
-(:func:`rl_suite.regret.fit_regret_exponent`).
+(:func:`rl_suite.regret.fit_regret_exponent`); its interval resamples seeds and refits the mean curve.
 
-matplotlib and scipy are imported inside the functions, so ``import rl_suite.compare`` stays light.
+matplotlib and scipy are imported inside the functions, so ``import rl_suite.compare`` stays light. The
+plots are drawn on a bare :class:`matplotlib.figure.Figure` (Agg renderer), never through pyplot, so they
+neither need a display nor change the backend of a notebook that calls them.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,33 +27,81 @@ from typing import Any
 import numpy as np
 
 from rl_suite.errors import UserError
-from rl_suite.regret import exponent_grid, fit_exponent_at
-from rl_suite.store import RunRecord, find_runs, write_json
+from rl_suite.regret import exponent_grid, fit_regret_exponent
+from rl_suite.store import METRICS, RunRecord, find_runs, write_json
 
 #: Most points a curve is evaluated at (plots and bands).
 GRID_POINTS = 400
-#: Bootstrap resamples for the exponent's interval (each one is a small least-squares fit).
-EXPONENT_REPS = 500
+#: Line and band statistics ``compare_runs`` accepts.
 STATISTICS = ("mean", "iqm")
+#: Run statuses ``include_incomplete`` lets in.
+INCOMPLETE = ("interrupted", "failed", "running")
+#: Status recorded for a run that has fewer than two recorded steps (nothing to draw or fit).
+EMPTY = "empty"
+#: Resampled values a bootstrap holds in memory at once (bounds memory for long curves and many seeds).
+_BOOTSTRAP_BLOCK = 4_000_000
+#: Panels per row of the plot before it wraps.
+_MAX_COLS = 3
 
-Statistic = Callable[..., np.ndarray]
+#: Columns of ``table.csv`` in order; the violation columns appear when some group has them.
+CSV_COLUMNS = (
+    "env_id",
+    "agent",
+    "n_seeds",
+    "steps",
+    "final_regret_mean",
+    "final_regret_ci_low",
+    "final_regret_ci_high",
+    "final_regret_iqm",
+    "final_regret_iqm_ci_low",
+    "final_regret_iqm_ci_high",
+    "final_regret_std",
+    "regret_exponent",
+    "regret_exponent_ci_low",
+    "regret_exponent_ci_high",
+    "wall_time_s_mean",
+    "steps_per_s",
+)
+VIOLATION_COLUMNS = (
+    "violations_mean",
+    "violations_ci_low",
+    "violations_ci_high",
+    "violation_amount_mean",
+    "violation_amount_ci_low",
+    "violation_amount_ci_high",
+)
+#: Trailing bookkeeping columns: how many runs were longer than ``steps`` and cut, and the longest length.
+EXTRA_COLUMNS = ("truncated_runs", "steps_longest")
+
+Statistic = Callable[..., Any]
 
 
 # --------------------------------------------------------------------------- statistics kernels
 def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Interquartile mean: the mean of the middle 50 % (``scipy.stats.trim_mean(x, 0.25)``)."""
+    """Interquartile mean: the mean of the middle 50 % along ``axis``.
+
+    This is ``scipy.stats.trim_mean(x, 0.25)`` — rliable's IQM. With fewer than four samples nothing is
+    trimmed and it equals the mean.
+
+    Args:
+        x: samples.
+        axis: the axis to reduce.
+
+    Returns:
+        ``x`` reduced along ``axis``.
+    """
     from scipy.stats import trim_mean
 
     return np.asarray(trim_mean(np.asarray(x, dtype=np.float64), 0.25, axis=axis))
 
 
 def mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Arithmetic mean along ``axis``."""
+    """Arithmetic mean along ``axis`` (the statistic twin of :func:`iqm`)."""
     return np.asarray(np.mean(np.asarray(x, dtype=np.float64), axis=axis))
 
 
 def statistic_fn(name: str) -> Statistic:
-    """The statistic called ``name`` (``mean`` or ``iqm``)."""
+    """The statistic called ``name`` (``mean`` or ``iqm``); anything else is a :class:`UserError`."""
     if name not in STATISTICS:
         raise UserError(f"statistic must be one of {', '.join(STATISTICS)}, got {name!r}")
     return iqm if name == "iqm" else mean
@@ -62,61 +113,105 @@ def bootstrap_ci(
     reps: int = 2000,
     confidence: float = 0.95,
     random_state: int | None = 0,
-    chunk: int = 250,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Percentile bootstrap interval of ``statistic`` over the first axis (the seeds).
 
+    One index matrix of shape ``(reps, n)`` is drawn up front; ``statistic`` is then applied to the
+    resampled data along axis 1, in blocks of resamples so that memory stays bounded for long curves.
+    The result therefore does not depend on the block size, only on ``random_state``.
+
     Args:
-        samples: ``(n,)`` or ``(n, m)`` — one row per seed; with ``(n, m)`` every column gets its interval.
-        statistic: reduces along ``axis`` (``mean``, ``iqm`` or any ``f(x, axis=...)``).
+        samples: ``(n,)`` or ``(n, ...)`` — one row per seed; with ``(n, T)`` every column (time point)
+            gets its own interval.
+        statistic: ``f(x, axis=...)`` reducing the seed axis (``mean``, ``iqm``, or any such function).
         reps: number of resamples.
-        confidence: coverage of the interval.
+        confidence: coverage of the interval, in ``(0, 1)``.
         random_state: seed of the resampling (fixed by default, so reports are reproducible).
-        chunk: resamples drawn at a time (bounds memory for long curves).
 
     Returns:
-        ``(low, high)`` with the shape of ``statistic(samples, axis=0)``. A single seed gives a zero-width
-        interval at its value.
+        ``(low, high)``, each with the shape of ``statistic(samples, axis=0)``. A single seed has no
+        spread: both ends are its value.
+
+    Raises:
+        ValueError: no samples, ``reps < 1``, or ``confidence`` outside ``(0, 1)``.
     """
     x = np.asarray(samples, dtype=np.float64)
     if x.ndim == 0 or x.shape[0] == 0:
         raise ValueError(f"bootstrap needs at least one sample, got shape {x.shape}")
+    if reps < 1:
+        raise ValueError(f"reps must be >= 1, got {reps}")
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     n = x.shape[0]
     if n == 1:
-        value = statistic(x, axis=0)
+        value = np.asarray(statistic(x, axis=0))
         return value, value.copy()
-    rng = np.random.default_rng(random_state)
-    stats = []
-    for start in range(0, reps, chunk):
-        idx = rng.integers(0, n, size=(min(chunk, reps - start), n))
-        stats.append(statistic(x[idx], axis=1))
+    idx = np.random.default_rng(random_state).integers(0, n, size=(reps, n))
+    block = max(1, _BOOTSTRAP_BLOCK // max(1, x.size))
+    stats = np.concatenate(
+        [np.asarray(statistic(x[idx[i : i + block]], axis=1)) for i in range(0, reps, block)]
+    )
     alpha = (1.0 - confidence) / 2.0
-    lo, hi = np.quantile(np.concatenate(stats), [alpha, 1.0 - alpha], axis=0)
+    lo, hi = np.quantile(stats, [alpha, 1.0 - alpha], axis=0)
     return lo, hi
+
+
+def loglog_slopes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``log values`` on ``log ts`` along the last axis, for many curves at once.
+
+    The vectorised twin of :func:`rl_suite.regret.fit_exponent_at`: points with ``values <= 0`` are left
+    out, and a curve with fewer than two positive points gets slope 0.
+
+    Args:
+        ts: ``(m,)`` positive, distinct times.
+        values: ``(..., m)`` curve values at ``ts``.
+
+    Returns:
+        Slopes of shape ``values.shape[:-1]``.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    x = np.log(np.asarray(ts, dtype=np.float64))
+    w = v > 0
+    y = np.log(np.where(w, v, 1.0))
+    count = w.sum(axis=-1)
+    safe = np.maximum(count, 1)
+    x_bar = (w * x).sum(axis=-1) / safe
+    y_bar = (w * y).sum(axis=-1) / safe
+    dx = (x - x_bar[..., None]) * w
+    sxx = (dx * dx).sum(axis=-1)
+    sxy = (dx * (y - y_bar[..., None])).sum(axis=-1)
+    ok = (count >= 2) & (sxx > 0)
+    return np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
 
 
 # --------------------------------------------------------------------------- loading and alignment
 @dataclass
 class Group:
-    """Runs of one (env, label) cut to a common length."""
+    """The runs of one (env, label), cut to a common length and sampled on a time grid."""
 
     env_id: str
     label: str
     runs: list[RunRecord]
     steps: int
+    """``T``: the shortest run's number of recorded steps; every run is cut to it."""
     lengths: list[int]
+    """Each run's own number of recorded steps."""
     grid: np.ndarray
+    """1-based times at which the curves are sampled (at most :data:`GRID_POINTS`, ending at ``T``)."""
     curves: np.ndarray
     """``(n_seeds, len(grid))`` cumulative regret at the grid times."""
-    exponent_points: np.ndarray
-    """``(n_seeds, m)`` cumulative regret at the exponent fit's times."""
+    exponent: float
+    """Regret exponent of the mean curve (:func:`rl_suite.regret.fit_regret_exponent`, last decade)."""
     exponent_ts: np.ndarray
+    """Times the exponent fit uses (:func:`rl_suite.regret.exponent_grid`)."""
+    exponent_points: np.ndarray
+    """``(n_seeds, len(exponent_ts))`` cumulative regret at those times, for the exponent's interval."""
     violations: np.ndarray | None = None
-    """``(n_seeds,)`` number of violating steps up to ``steps`` (constrained envs)."""
+    """``(n_seeds,)`` number of violating steps up to ``T`` (constrained envs)."""
     violation_amount: np.ndarray | None = None
+    """``(n_seeds,)`` summed violation amount up to ``T``."""
     violation_curves: np.ndarray | None = None
+    """``(n_seeds, len(grid))`` cumulative number of violating steps at the grid times."""
 
 
 @dataclass
@@ -124,37 +219,56 @@ class CompareReport:
     """What :func:`compare_runs` produced."""
 
     rows: list[dict[str, Any]]
-    """One row per (env, agent): the numbers of ``table.csv``."""
+    """One row per (env, label): the numbers of ``table.csv`` (:data:`CSV_COLUMNS` and friends)."""
     skipped: list[tuple[str, str]] = field(default_factory=list)
-    """``(run folder, status)`` of runs left out because they are not completed."""
+    """``(run folder, status)`` of the runs left out: not completed, or ``empty`` (< 2 recorded steps)."""
     files: dict[str, Path] = field(default_factory=dict)
     """Written files by name: ``regret.png``, ``regret.svg``, ``table.md``, ``table.csv``, ``report.json``."""
     statistic: str = "mean"
+    """The statistic of the plotted lines and bands."""
 
     def to_markdown(self) -> str:
-        """The final-regret tables, one per env, plus a note on skipped runs."""
+        """The final-regret tables, one per env, plus notes on truncated and skipped runs."""
         return _markdown(self.rows, self.skipped, self.statistic)
 
 
 def load_groups(
     run_dirs: Iterable[str | Path], include_incomplete: bool = False
 ) -> tuple[dict[tuple[str, str], list[RunRecord]], list[tuple[str, str]]]:
-    """Find runs and group them by (env id, label); incomplete runs are skipped unless asked for."""
+    """Find the runs under ``run_dirs`` and group them by (env id, label).
+
+    Args:
+        run_dirs: run folders, or folders searched recursively for runs (:func:`rl_suite.store.find_runs`).
+        include_incomplete: also keep interrupted, failed and still-running runs (their curves are cut
+            to the shortest run of their group).
+
+    Returns:
+        ``(groups, skipped)``: groups sorted by key, each run list sorted by seed; ``skipped`` holds
+        ``(path, status)`` of every run left out.
+
+    Raises:
+        UserError: a path does not exist or holds no run, or no run is left to compare.
+    """
     runs = find_runs(run_dirs)
+    allowed = ("completed", *INCOMPLETE) if include_incomplete else ("completed",)
     groups: dict[tuple[str, str], list[RunRecord]] = {}
     skipped: list[tuple[str, str]] = []
     for run in runs:
         status = run.status
-        if status != "completed" and not (include_incomplete and status in ("interrupted", "failed")):
+        if status not in allowed:
             skipped.append((str(run.path), status))
             continue
         groups.setdefault((run.env_id, run.label), []).append(run)
     if not groups:
-        counts = _status_counts(skipped)
-        raise UserError(
-            f"no completed runs to compare ({counts}); use --include-incomplete to use unfinished ones"
-        )
-    return dict(sorted(groups.items())), skipped
+        raise UserError(_nothing_left(skipped))
+    return {k: sorted(v, key=lambda r: (r.seed, str(r.path))) for k, v in sorted(groups.items())}, skipped
+
+
+def _nothing_left(skipped: list[tuple[str, str]]) -> str:
+    counts = _status_counts(skipped)
+    if any(s in INCOMPLETE for _, s in skipped):
+        return f"no completed runs to compare ({counts}); use --include-incomplete to include unfinished ones"
+    return f"no runs with at least 2 recorded steps to compare ({counts})"
 
 
 def _status_counts(skipped: list[tuple[str, str]]) -> str:
@@ -165,53 +279,114 @@ def _status_counts(skipped: list[tuple[str, str]]) -> str:
 
 
 def time_grid(steps: int, log_x: bool, points: int = GRID_POINTS) -> np.ndarray:
-    """At most ``points`` 1-based times in ``[1, steps]``, log- or linearly spaced, ending at ``steps``."""
+    """At most ``points`` distinct 1-based times in ``[1, steps]``, log- or evenly spaced.
+
+    Args:
+        steps: the last time ``T`` (always included).
+        log_x: log-spaced (dense at small ``t``, for log x axes) instead of evenly spaced.
+        points: most points returned.
+
+    Returns:
+        Increasing int64 times.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
     raw = np.geomspace(1, steps, points) if log_x else np.linspace(1, steps, points)
     return np.unique(np.concatenate([np.round(raw).astype(np.int64), [steps]]))
 
 
-def align(env_id: str, label: str, runs: list[RunRecord], log_x: bool) -> Group:
-    """Read a group's metrics and cut every run to the shortest one."""
-    metrics = [r.metrics() for r in runs]
-    lengths = [m["cumulative_regret"].size for m in metrics]
+@dataclass
+class RunCurves:
+    """The two columns a comparison needs from one run's metrics (the rest is dropped on reading)."""
+
+    run: RunRecord
+    cumulative_regret: np.ndarray
+    violation: np.ndarray | None
+
+
+def read_curves(run: RunRecord) -> RunCurves:
+    """Read the cumulative regret (and violation) columns of one run; a run without metrics is empty."""
+    if not (run.path / METRICS).exists():
+        return RunCurves(run, np.zeros(0), None)
+    try:
+        metrics = run.metrics()
+    except ValueError as exc:  # np.loadtxt on a malformed row
+        raise UserError(f"cannot read {run.path / METRICS}: {exc}") from None
+    if "cumulative_regret" not in metrics:
+        raise UserError(f"{run.path / METRICS} has no cumulative_regret column")
+    return RunCurves(run, metrics["cumulative_regret"], metrics.get("violation"))
+
+
+def align(env_id: str, label: str, runs: list[RunCurves], log_x: bool) -> Group:
+    """Cut a group's runs to the shortest one and sample them on the plotting and exponent grids.
+
+    Args:
+        env_id: the group's env.
+        label: the group's label.
+        runs: each run's curves (every one with at least 2 steps).
+        log_x: log-spaced plotting grid.
+
+    Returns:
+        The aligned :class:`Group`.
+    """
+    lengths = [c.cumulative_regret.size for c in runs]
     steps = min(lengths)
-    if steps < 2:
-        raise UserError(f"{env_id} / {label}: a run has fewer than 2 recorded steps ({runs[0].path})")
     grid = time_grid(steps, log_x)
     ts = exponent_grid(steps)
-    curves = np.stack([m["cumulative_regret"][grid - 1] for m in metrics])
-    points = np.stack([m["cumulative_regret"][ts - 1] for m in metrics])
-    group = Group(env_id, label, runs, steps, lengths, grid, curves, points, ts)
-    if all("violation" in m for m in metrics):
-        viol = [m["violation"][:steps] for m in metrics]
+    cums = [c.cumulative_regret[:steps] for c in runs]
+    mean_curve = np.sum(cums, axis=0) / len(cums)
+    group = Group(
+        env_id=env_id,
+        label=label,
+        runs=[c.run for c in runs],
+        steps=steps,
+        lengths=lengths,
+        grid=grid,
+        curves=np.stack([c[grid - 1] for c in cums]),
+        exponent=fit_regret_exponent(mean_curve, decades=1.0),
+        exponent_ts=ts,
+        exponent_points=np.stack([c[ts - 1] for c in cums]),
+    )
+    if all(c.violation is not None for c in runs):
+        viol = [c.violation[:steps] for c in runs if c.violation is not None]
         group.violations = np.array([(v > 0).sum() for v in viol], dtype=np.float64)
-        group.violation_amount = np.array([v.sum() for v in viol])
-        group.violation_curves = np.stack([np.cumsum(v > 0)[grid - 1] for v in viol])
+        group.violation_amount = np.array([v.sum() for v in viol], dtype=np.float64)
+        group.violation_curves = np.stack([np.cumsum(v > 0)[grid - 1] for v in viol]).astype(np.float64)
     return group
 
 
 # --------------------------------------------------------------------------- the table
-def _exponent_ci(group: Group, reps: int, random_state: int | None) -> tuple[float, float, float]:
-    point = fit_exponent_at(group.exponent_ts, group.exponent_points.mean(axis=0))
-    n = group.exponent_points.shape[0]
-    if n == 1:
-        return point, point, point
-    rng = np.random.default_rng(random_state)
-    idx = rng.integers(0, n, size=(reps, n))
-    resampled = group.exponent_points[idx].mean(axis=1)  # (reps, m)
-    fits = np.array([fit_exponent_at(group.exponent_ts, row) for row in resampled])
-    lo, hi = np.quantile(fits, [0.025, 0.975])
-    return point, float(lo), float(hi)
+def _exponent_ci(group: Group, reps: int, random_state: int | None) -> tuple[float, float]:
+    """Bootstrap interval of the exponent: resample seeds, average their curves, refit."""
+
+    def exponent_of_mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
+        return loglog_slopes(group.exponent_ts, np.mean(x, axis=axis))
+
+    lo, hi = bootstrap_ci(group.exponent_points, exponent_of_mean, reps, random_state=random_state)
+    return float(lo), float(hi)
 
 
-def summarise(group: Group, reps: int, random_state: int | None) -> dict[str, Any]:
-    """One table row: final regret (mean, IQM, CIs, std), exponent with CI, wall time, throughput."""
+def summarise(group: Group, reps: int = 2000, random_state: int | None = 0) -> dict[str, Any]:
+    """One table row: final regret (mean, IQM, CIs, std), exponent with CI, wall time, throughput.
+
+    Args:
+        group: an aligned group.
+        reps: bootstrap resamples.
+        random_state: seed of every bootstrap in the row.
+
+    Returns:
+        The row as a dict keyed by :data:`CSV_COLUMNS` (+ :data:`VIOLATION_COLUMNS` when the group
+        records violations, + :data:`EXTRA_COLUMNS`).
+    """
     final = group.curves[:, -1]
     lo, hi = bootstrap_ci(final, mean, reps, random_state=random_state)
     ilo, ihi = bootstrap_ci(final, iqm, reps, random_state=random_state)
-    exp, exp_lo, exp_hi = _exponent_ci(group, min(reps, EXPONENT_REPS), random_state)
+    exp_lo, exp_hi = _exponent_ci(group, reps, random_state)
     walls = np.array([float(r.summary.get("wall_time_s") or 0.0) for r in group.runs])
-    steps_done = sum(int(r.summary.get("steps_done") or 0) for r in group.runs)
+    # Throughput counts every step a run did (not only the common T), over the runs' summed wall time.
+    steps_done = sum(
+        int(r.summary.get("steps_done") or n) for r, n in zip(group.runs, group.lengths, strict=True)
+    )
     row: dict[str, Any] = {
         "env_id": group.env_id,
         "agent": group.label,
@@ -224,12 +399,11 @@ def summarise(group: Group, reps: int, random_state: int | None) -> dict[str, An
         "final_regret_iqm_ci_low": float(ilo),
         "final_regret_iqm_ci_high": float(ihi),
         "final_regret_std": float(final.std(ddof=1)) if final.size > 1 else 0.0,
-        "regret_exponent": exp,
+        "regret_exponent": float(group.exponent),
         "regret_exponent_ci_low": exp_lo,
         "regret_exponent_ci_high": exp_hi,
         "wall_time_s_mean": float(walls.mean()),
         "steps_per_s": float(steps_done / walls.sum()) if walls.sum() > 0 else None,
-        "truncated_runs": int(sum(n > group.steps for n in group.lengths)),
     }
     if group.violations is not None and group.violation_amount is not None:
         vlo, vhi = bootstrap_ci(group.violations, mean, reps, random_state=random_state)
@@ -242,17 +416,36 @@ def summarise(group: Group, reps: int, random_state: int | None) -> dict[str, An
             violation_amount_ci_low=float(alo),
             violation_amount_ci_high=float(ahi),
         )
+    row["truncated_runs"] = int(sum(n > group.steps for n in group.lengths))
+    row["steps_longest"] = int(max(group.lengths))
     return row
 
 
-def _fmt(value: float | None) -> str:
-    if value is None:
+def _fmt(value: float | None, like: float | None = None) -> str:
+    """A number for a table cell: ``12,345``, ``512.3``, ``5.26``, ``0.867``, ``3.1e-05``.
+
+    The number of decimals follows the magnitude of ``like`` (default: ``value`` itself), so that an
+    estimate and its interval ends print with the same precision.
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
-    if abs(value) >= 1000:
+    if value == 0:
+        return "0"
+    ref = abs(value if like is None or math.isnan(like) else like)
+    if ref >= 1000:
         return f"{value:,.0f}"
-    if abs(value) >= 10:
+    if ref >= 10:
         return f"{value:.1f}"
-    return f"{value:.3g}"
+    if ref >= 1:
+        return f"{value:.2f}"
+    if ref >= 0.01:
+        return f"{value:.3f}"
+    return f"{value:.2g}"
+
+
+def _with_ci(row: dict[str, Any], key: str, low: str, high: str) -> str:
+    point = row.get(key)
+    return f"{_fmt(point)} [{_fmt(row.get(low), point)}, {_fmt(row.get(high), point)}]"
 
 
 def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statistic: str) -> str:
@@ -273,17 +466,15 @@ def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statis
             "steps/s",
         ]
         if constrained:
-            head += ["violations [95% CI]", "violation amount"]
+            head += ["violating steps [95% CI]", "violation amount [95% CI]"]
         out.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
-        for r in sorted(env_rows, key=lambda r: r["final_regret_mean"]):
+        for r in sorted(env_rows, key=lambda r: (r["final_regret_mean"], r["agent"])):
             cells = [
                 r["agent"],
                 str(r["n_seeds"]),
                 f"{r['steps']:,}" + ("*" if r["truncated_runs"] else ""),
-                f"{_fmt(r['final_regret_mean'])} [{_fmt(r['final_regret_ci_low'])}, "
-                f"{_fmt(r['final_regret_ci_high'])}]",
-                f"{_fmt(r['final_regret_iqm'])} [{_fmt(r['final_regret_iqm_ci_low'])}, "
-                f"{_fmt(r['final_regret_iqm_ci_high'])}]",
+                _with_ci(r, "final_regret_mean", "final_regret_ci_low", "final_regret_ci_high"),
+                _with_ci(r, "final_regret_iqm", "final_regret_iqm_ci_low", "final_regret_iqm_ci_high"),
                 _fmt(r["final_regret_std"]),
                 f"{r['regret_exponent']:.2f} [{r['regret_exponent_ci_low']:.2f}, "
                 f"{r['regret_exponent_ci_high']:.2f}]",
@@ -292,48 +483,98 @@ def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statis
             ]
             if constrained:
                 cells += [
-                    f"{_fmt(r.get('violations_mean'))} [{_fmt(r.get('violations_ci_low'))}, "
-                    f"{_fmt(r.get('violations_ci_high'))}]",
-                    _fmt(r.get("violation_amount_mean")),
+                    _with_ci(r, "violations_mean", "violations_ci_low", "violations_ci_high"),
+                    _with_ci(
+                        r, "violation_amount_mean", "violation_amount_ci_low", "violation_amount_ci_high"
+                    ),
                 ]
             out.write("| " + " | ".join(cells) + " |\n")
-        if any(r["truncated_runs"] for r in env_rows):
-            out.write("\n\\* runs of different lengths were cut to the shortest.\n")
+        cut = [r for r in env_rows if r["truncated_runs"]]
+        if cut:
+            notes = "; ".join(
+                f"{r['agent']}: {r['truncated_runs']} of {r['n_seeds']} runs cut from up to "
+                f"{r['steps_longest']:,} steps"
+                for r in cut
+            )
+            out.write(f"\n\\* runs of different lengths were cut to the shortest ({notes}).\n")
         out.write("\n")
     out.write(
-        f"Curves and bands: {statistic} over seeds with percentile-bootstrap 95 % intervals; the exponent is "
-        "the log-log slope of the mean R(t) over the last decade of T.\n"
+        f"Curves and bands: {statistic} over seeds with percentile-bootstrap 95 % intervals. The exponent is "
+        "the log-log slope of the mean R(t) over the last decade of T (0.5 ~ sqrt(T) regret, 1 = linear).\n"
     )
     if skipped:
-        out.write(
-            f"\nSkipped {len(skipped)} run(s) that did not complete ({_status_counts(skipped)}); "
-            "use --include-incomplete to include them.\n"
-        )
+        n = len(skipped)
+        line = f"\nSkipped {n} run{'s' if n != 1 else ''}: {_status_counts(skipped)}"
+        if any(s in INCOMPLETE for _, s in skipped):
+            line += " — use --include-incomplete to include unfinished runs"
+        if any(s == EMPTY for _, s in skipped):
+            line += f" ({EMPTY}: fewer than 2 recorded steps)"
+        out.write(line + ".\n")
     return out.getvalue()
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
-    columns: list[str] = []
-    for row in rows:
-        columns += [c for c in row if c not in columns]
+    columns = list(CSV_COLUMNS)
+    if any("violations_mean" in r for r in rows):
+        columns += VIOLATION_COLUMNS
+    columns += EXTRA_COLUMNS
+    columns += [c for r in rows for c in r if c not in columns]
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns)
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(rows)
 
 
 # --------------------------------------------------------------------------- plots
-def _colors(labels: list[str]) -> dict[str, Any]:
+def agent_colors(labels: Iterable[str]) -> dict[str, Any]:
+    """A fixed colour per label: ``tab10`` (``tab20`` beyond ten labels) in sorted label order.
+
+    The same label gets the same colour in every panel of a plot, and in every plot of the same labels.
+    """
     import matplotlib
 
-    cmap = matplotlib.colormaps["tab10"] if len(labels) <= 10 else matplotlib.colormaps["tab20"]
-    return {label: cmap(i % cmap.N) for i, label in enumerate(sorted(labels))}
+    unique = sorted(set(labels))
+    cmap = matplotlib.colormaps["tab10" if len(unique) <= 10 else "tab20"]
+    return {label: cmap(i % cmap.N) for i, label in enumerate(unique)}
+
+
+def _count_label(value: float, _pos: Any = None) -> str:
+    """Tick label for counts: 2500 -> 2.5k, 1000000 -> 1M."""
+    a = abs(value)
+    if a >= 1e9:
+        return f"{value / 1e9:g}G"
+    if a >= 1e6:
+        return f"{value / 1e6:g}M"
+    if a >= 1e3:
+        return f"{value / 1e3:g}k"
+    return f"{value:g}"
+
+
+def _style_axes(ax: Any, log_x: bool, log_y: bool, y_positive: bool) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.grid(True, which="major", alpha=0.35)
+    ax.tick_params(labelsize=10)
+    if log_x:
+        ax.set_xscale("log")
+    else:
+        ax.xaxis.set_major_formatter(FuncFormatter(_count_label))
+    if log_y and y_positive:
+        ax.set_yscale("log", nonpositive="mask")
+    else:
+        ax.yaxis.set_major_formatter(FuncFormatter(_count_label))
+
+
+def _band(ax: Any, grid: np.ndarray, center: np.ndarray, lo: np.ndarray, hi: np.ndarray, **kw: Any) -> Any:
+    (line,) = ax.plot(grid, center, lw=2.0, **kw)
+    ax.fill_between(grid, lo, hi, color=line.get_color(), alpha=0.22, lw=0)
+    return line
 
 
 def plot_groups(
     groups: list[Group],
-    path_png: Path,
-    path_svg: Path | None,
+    path_png: str | Path,
+    path_svg: str | Path | None = None,
     statistic: str = "mean",
     log_x: bool = False,
     log_y: bool = False,
@@ -341,78 +582,123 @@ def plot_groups(
     random_state: int | None = 0,
     title: str | None = None,
 ) -> None:
-    """One panel per env: each label's curve with its bootstrap band; a violations row when present."""
-    import matplotlib
+    """Draw every group's curve with its bootstrap band: one panel per env, legend by label.
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Panels wrap after three envs. When some group records constraint violations, each constrained env's
+    panel gets a second panel below it with the cumulative number of violating steps.
+
+    Args:
+        groups: aligned groups (any number of envs and labels).
+        path_png: where the PNG goes (150 dpi).
+        path_svg: where the SVG goes, if anywhere.
+        statistic: ``mean`` or ``iqm`` — the line and the band's statistic.
+        log_x: logarithmic t axis.
+        log_y: logarithmic regret axis (non-positive values are masked).
+        reps: bootstrap resamples for the bands.
+        random_state: seed of the bands' bootstrap.
+        title: figure title.
+    """
+    from matplotlib.figure import Figure
 
     stat = statistic_fn(statistic)
+    if not groups:
+        raise ValueError("plot_groups needs at least one group")
     envs = sorted({g.env_id for g in groups})
     constrained = any(g.violation_curves is not None for g in groups)
-    nrows = 2 if constrained else 1
-    ncols = len(envs)
-    fig, axes = plt.subplots(
-        nrows, ncols, figsize=(6.4 * ncols, 4.6 * nrows), squeeze=False, constrained_layout=True
-    )
-    colors = _colors([g.label for g in groups])
-    for col, env_id in enumerate(envs):
-        ax = axes[0, col]
-        for g in sorted((g for g in groups if g.env_id == env_id), key=lambda g: g.label):
+    ncols = min(_MAX_COLS, len(envs))
+    block = 2 if constrained else 1
+    nrows = math.ceil(len(envs) / ncols) * block
+    fig = Figure(figsize=(6.2 * ncols, 4.4 * nrows + (0.4 if title else 0.0)), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    for ax in axes.flat:
+        ax.set_visible(False)
+    colors = agent_colors(g.label for g in groups)
+    for i, env_id in enumerate(envs):
+        row, col = (i // ncols) * block, i % ncols
+        ax = axes[row, col]
+        ax.set_visible(True)
+        env_groups = sorted((g for g in groups if g.env_id == env_id), key=lambda g: g.label)
+        lines, finals, y_max = [], [], 0.0
+        for g in env_groups:
             center = stat(g.curves, axis=0)
             lo, hi = bootstrap_ci(g.curves, stat, reps, random_state=random_state)
-            ax.plot(g.grid, center, color=colors[g.label], lw=2, label=f"{g.label} (n={len(g.runs)})")
-            ax.fill_between(g.grid, lo, hi, color=colors[g.label], alpha=0.2, lw=0)
-            if constrained and g.violation_curves is not None:
-                vax = axes[1, col]
-                vcenter = stat(g.violation_curves, axis=0)
-                vlo, vhi = bootstrap_ci(g.violation_curves, stat, reps, random_state=random_state)
-                vax.plot(g.grid, vcenter, color=colors[g.label], lw=2, label=g.label)
-                vax.fill_between(g.grid, vlo, vhi, color=colors[g.label], alpha=0.2, lw=0)
-        ax.set_title(env_id, fontsize=12)
-        ax.set_xlabel("rounds t", fontsize=11)
-        ax.set_ylabel(f"cumulative regret R(t), {statistic} ± 95% CI", fontsize=11)
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=9, loc="upper left")
-        _axes_scale(ax, log_x, log_y)
-        if constrained:
-            vax = axes[1, col]
-            vax.set_title(f"{env_id}: constraint violations", fontsize=12)
-            vax.set_xlabel("rounds t", fontsize=11)
-            vax.set_ylabel("cumulative violating rounds", fontsize=11)
-            vax.grid(True, alpha=0.3)
-            _axes_scale(vax, log_x, False)
+            lines.append(
+                _band(ax, g.grid, center, lo, hi, color=colors[g.label], label=f"{g.label} (n={len(g.runs)})")
+            )
+            finals.append(float(center[-1]))
+            y_max = max(y_max, float(np.max(hi)))
+        ax.set_title(env_id, fontsize=13)
+        ax.set_xlabel("rounds t", fontsize=12)
+        ax.set_ylabel("cumulative regret R(t)", fontsize=12)
+        _style_axes(ax, log_x, log_y, y_positive=y_max > 0)
+        # Legend entries top to bottom in the order the curves end, highest regret first.
+        order = sorted(range(len(lines)), key=lambda k: -finals[k])
+        ax.legend(
+            [lines[k] for k in order],
+            [lines[k].get_label() for k in order],
+            title=f"{statistic} ± 95% CI",
+            fontsize=10,
+            title_fontsize=10,
+            alignment="left",
+            loc="upper left",
+            framealpha=0.9,
+        )
+        if not constrained:
+            continue
+        with_viol = [g for g in env_groups if g.violation_curves is not None]
+        if not with_viol:  # an unconstrained env next to constrained ones: its slot stays blank
+            continue
+        vax = axes[row + 1, col]
+        vax.set_visible(True)
+        for g in with_viol:
+            assert g.violation_curves is not None
+            center = stat(g.violation_curves, axis=0)
+            lo, hi = bootstrap_ci(g.violation_curves, stat, reps, random_state=random_state)
+            _band(vax, g.grid, center, lo, hi, color=colors[g.label], label=g.label)
+        vax.legend(fontsize=10, loc="upper left", framealpha=0.9)
+        vax.set_title(f"{env_id}: constraint violations", fontsize=13)
+        vax.set_xlabel("rounds t", fontsize=12)
+        vax.set_ylabel("cumulative violating rounds", fontsize=12)
+        _style_axes(vax, log_x, False, y_positive=False)
     if title:
-        fig.suptitle(title, fontsize=13)
+        fig.suptitle(title, fontsize=14)
     fig.savefig(path_png, dpi=150)
     if path_svg is not None:
         fig.savefig(path_svg)
-    plt.close(fig)
-
-
-def _axes_scale(ax: Any, log_x: bool, log_y: bool) -> None:
-    if log_x:
-        ax.set_xscale("log")
-    if log_y:
-        ax.set_yscale("symlog", linthresh=1.0)
 
 
 def plot_single_run(run: RunRecord, path: str | Path) -> None:
-    """The cumulative-regret curve of one run (logged to wandb at the end of a tracked run)."""
-    import matplotlib
+    """Plot the cumulative-regret curve of one run (logged to wandb at the end of a tracked run).
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Constrained runs get a second panel with cumulative violating steps. A run without recorded steps
+    gives an empty panel that says so, rather than an error.
 
-    m = run.metrics()
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), constrained_layout=True)
-    ax.plot(m["step"], m["cumulative_regret"], lw=2, color="tab:blue")
-    ax.set_title(f"{run.env_id} · {run.label} · seed {run.seed}", fontsize=11)
-    ax.set_xlabel("rounds t")
-    ax.set_ylabel("cumulative regret R(t)")
-    ax.grid(True, alpha=0.3)
+    Args:
+        run: the run folder, read back.
+        path: the image file to write (format from its suffix, e.g. ``.png``).
+    """
+    from matplotlib.figure import Figure
+
+    curves = read_curves(run)
+    cum = curves.cumulative_regret
+    t = np.arange(1, cum.size + 1)
+    panels = 2 if curves.violation is not None else 1
+    fig = Figure(figsize=(6.4, 4.2 * panels), layout="constrained")
+    axes = fig.subplots(panels, 1, squeeze=False)[:, 0]
+    ax = axes[0]
+    ax.plot(t, cum, lw=2, color=agent_colors([run.label])[run.label])
+    ax.set_title(f"{run.env_id} · {run.label} · seed {run.seed}", fontsize=12)
+    ax.set_xlabel("rounds t", fontsize=11)
+    ax.set_ylabel("cumulative regret R(t)", fontsize=11)
+    _style_axes(ax, False, False, y_positive=False)
+    if cum.size == 0:
+        ax.text(0.5, 0.5, "no recorded steps", ha="center", va="center", color="0.45", transform=ax.transAxes)
+    if curves.violation is not None:
+        axes[1].plot(t, np.cumsum(curves.violation > 0), lw=2, color="tab:red")
+        axes[1].set_xlabel("rounds t", fontsize=11)
+        axes[1].set_ylabel("cumulative violating rounds", fontsize=11)
+        _style_axes(axes[1], False, False, y_positive=False)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 # --------------------------------------------------------------------------- entry point
@@ -431,20 +717,50 @@ def compare_runs(
 ) -> CompareReport:
     """Compare every run under ``run_dirs`` and write plots and tables into ``out_dir``.
 
-    Writes ``regret.png``, ``regret.svg``, ``table.md``, ``table.csv`` and ``report.json``.
-    ``progress(done, total)`` is called as each (env, agent) group is read and summarised.
+    Writes ``regret.png`` and ``regret.svg`` (curves with bootstrap 95 % bands), ``table.md`` and
+    ``table.csv`` (one row per (env, label)), and ``report.json`` (the rows, the skipped runs and the
+    run folders used).
+
+    Args:
+        run_dirs: run folders, or folders searched recursively for runs.
+        out_dir: the report folder (created).
+        statistic: ``mean`` or ``iqm`` — the plotted line and band (the table has both).
+        log_x: logarithmic t axis (and log-spaced curve sampling).
+        log_y: logarithmic regret axis.
+        include_incomplete: also use interrupted, failed and running runs.
+        reps: bootstrap resamples for every interval.
+        random_state: seed of every bootstrap (reports are reproducible).
+        title: figure title.
+        progress: ``progress(done, total)`` is called as each group is read and summarised.
+
+    Returns:
+        The :class:`CompareReport`.
 
     Raises:
-        UserError: a path does not exist, holds no run, or no run completed.
+        UserError: a path does not exist or holds no run, no run is left to compare, a metrics file is
+            unreadable, or ``statistic``/``reps`` is invalid.
     """
     statistic_fn(statistic)
+    if reps < 1:
+        raise UserError(f"reps must be >= 1, got {reps}")
     grouped, skipped = load_groups(run_dirs, include_incomplete)
-    groups, rows = [], []
+    groups: list[Group] = []
+    rows: list[dict[str, Any]] = []
     for i, ((env_id, label), runs) in enumerate(grouped.items()):
-        groups.append(align(env_id, label, runs, log_x))
-        rows.append(summarise(groups[-1], reps, random_state))
+        curves = []
+        for run in runs:
+            c = read_curves(run)
+            if c.cumulative_regret.size < 2:
+                skipped.append((str(run.path), EMPTY))
+            else:
+                curves.append(c)
+        if curves:
+            groups.append(align(env_id, label, curves, log_x))
+            rows.append(summarise(groups[-1], reps, random_state))
         if progress is not None:
             progress(i + 1, len(grouped))
+    if not groups:
+        raise UserError(_nothing_left(skipped))
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     files = {
@@ -460,9 +776,14 @@ def compare_runs(
         files["report.json"],
         {
             "statistic": statistic,
+            "confidence": 0.95,
+            "reps": reps,
+            "random_state": random_state,
             "rows": rows,
             "skipped": [{"path": p, "status": s} for p, s in skipped],
-            "runs": {f"{g.env_id} / {g.label}": [str(r.path) for r in g.runs] for g in groups},
+            "runs": [
+                {"env_id": g.env_id, "agent": g.label, "paths": [str(r.path) for r in g.runs]} for g in groups
+            ],
         },
     )
     return report

@@ -4,29 +4,49 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from rl_suite.compare import bootstrap_ci, compare_runs, iqm, mean, time_grid
+from rl_suite.compare import (
+    CSV_COLUMNS,
+    EXTRA_COLUMNS,
+    VIOLATION_COLUMNS,
+    bootstrap_ci,
+    compare_runs,
+    iqm,
+    load_groups,
+    loglog_slopes,
+    mean,
+    plot_single_run,
+    time_grid,
+)
 from rl_suite.errors import UserError
-from rl_suite.regret import fit_regret_exponent
+from rl_suite.regret import fit_exponent_at
+from rl_suite.store import read_run
 
-ENV = "rl_suite/LinearContextualBandit-v0"
+LINEAR = "rl_suite/LinearContextualBandit-v0"
+MAB = "rl_suite/MultiArmedBandit-v0"
+REPORT_FILES = ("regret.png", "regret.svg", "table.md", "table.csv", "report.json")
 
 
 def make_run(
-    root: Path,
+    tmp_path: Path,
+    env_id: str,
     agent: str,
     seed: int,
-    regret: np.ndarray,
+    regret_per_step: np.ndarray,
     status: str = "completed",
-    env_id: str = ENV,
+    *,
     violation: np.ndarray | None = None,
     partial_line: bool = False,
+    wall_time_s: float = 2.0,
 ) -> Path:
-    path = root / f"{env_id.split('/')[-1]}__{agent}__s{seed}"
+    """Write one run folder in the run-store format: summary.json, config.yaml, metrics.csv."""
+    regret = np.asarray(regret_per_step, dtype=np.float64)
+    path = tmp_path / f"{env_id.split('/')[-1]}__{agent}__s{seed}__20260101-000000"
     path.mkdir(parents=True)
     cum = np.cumsum(regret)
     summary = {
@@ -36,139 +56,316 @@ def make_run(
         "seed": seed,
         "total_steps": regret.size,
         "steps_done": regret.size,
-        "cumulative_regret": float(cum[-1]),
-        "wall_time_s": 2.0,
+        "cumulative_regret": float(cum[-1]) if cum.size else 0.0,
+        "wall_time_s": wall_time_s,
     }
+    if violation is not None:
+        summary["violations"] = int((violation > 0).sum())
+        summary["violation_amount"] = float(violation.sum())
     (path / "summary.json").write_text(json.dumps(summary))
-    (path / "config.yaml").write_text(f"agent: {{name: {agent}}}\n")
-    cols = ["step", "episode", "reward", "regret", "cumulative_regret"] + (
-        ["cost", "violation"] if violation is not None else []
-    )
-    lines = [",".join(cols)]
+    (path / "config.yaml").write_text(f"env: {{id: {env_id}}}\nagent: {{name: {agent}}}\nseed: {seed}\n")
+    columns = ["step", "episode", "reward", "regret", "cumulative_regret"]
+    if violation is not None:
+        columns += ["cost", "violation"]
+    lines = [",".join(columns)]
     for t in range(regret.size):
-        row = [str(t + 1), "0", "0", repr(float(regret[t])), repr(float(cum[t]))]
+        row = [str(t + 1), "0", "0.5", repr(float(regret[t])), repr(float(cum[t]))]
         if violation is not None:
-            row += ["0", repr(float(violation[t]))]
+            row += ["0.1", repr(float(violation[t]))]
         lines.append(",".join(row))
     text = "\n".join(lines) + "\n"
     if partial_line:
-        text += f"{regret.size + 1},0,0,0.5"  # what a kill mid-write leaves
+        text += f"{regret.size + 1},0,0.5,0.2"  # what a kill in the middle of a write leaves
     (path / "metrics.csv").write_text(text)
     return path
 
 
+def power_law_increments(scale: float, exponent: float, steps: int) -> np.ndarray:
+    """Per-step regret whose cumulative sum is exactly ``scale * t**exponent``."""
+    t = np.arange(0, steps + 1, dtype=np.float64)
+    return np.diff(scale * t**exponent)
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# --------------------------------------------------------------------------- statistics kernels
 def test_iqm_hand_values() -> None:
-    assert iqm(np.arange(1, 9)) == pytest.approx(4.5)  # middle half of 1..8 is 3,4,5,6
-    assert iqm(np.array([1, 2, 3, 4, 5, 6, 7, 1000.0])) == pytest.approx(4.5)  # outlier trimmed
-    assert mean(np.array([1, 2, 3, 4, 5, 6, 7, 1000.0])) == pytest.approx(128.5)
+    assert float(iqm(np.arange(1, 9))) == pytest.approx(4.5)  # middle half of 1..8 is 3, 4, 5, 6
+    outliers = np.array([-500.0, 2, 3, 4, 5, 6, 7, 1000.0])
+    assert float(iqm(outliers)) == pytest.approx(4.5)  # the outliers are trimmed away
+    assert float(mean(outliers)) == pytest.approx(527 / 8)
     assert np.allclose(iqm(np.array([[1.0, 10], [2, 20], [3, 30], [4, 40]]), axis=0), [2.5, 25])
+    assert np.allclose(iqm(np.array([[1.0, 2, 3, 100]]), axis=1), [2.5])
+    assert float(iqm(np.array([1.0, 2.0, 9.0]))) == pytest.approx(4.0)  # n < 4: nothing to trim
 
 
-def test_bootstrap_ci_brackets_and_is_reproducible() -> None:
+def test_bootstrap_ci_brackets_the_estimate_and_is_reproducible() -> None:
     x = np.random.default_rng(0).normal(10.0, 1.0, size=50)
     lo, hi = bootstrap_ci(x, mean, reps=2000, random_state=3)
     assert lo < x.mean() < hi
-    assert hi - lo == pytest.approx(2 * 1.96 * x.std() / np.sqrt(50), rel=0.25)
+    assert hi - lo == pytest.approx(2 * 1.96 * x.std() / np.sqrt(50), rel=0.2)  # normal-theory width
     assert (lo, hi) == bootstrap_ci(x, mean, reps=2000, random_state=3)
-    lo2, hi2 = bootstrap_ci(np.stack([x, 2 * x], axis=1), mean, reps=500, random_state=0)
-    assert lo2.shape == (2,) and (lo2 < hi2).all()
+    assert (lo, hi) != bootstrap_ci(x, mean, reps=2000, random_state=4)
+    ilo, ihi = bootstrap_ci(x, iqm, reps=500, random_state=0)
+    assert ilo < float(iqm(x)) < ihi
+    narrow = bootstrap_ci(x, mean, reps=2000, confidence=0.5, random_state=3)
+    assert lo < narrow[0] < narrow[1] < hi
+
+
+def test_bootstrap_ci_per_time_point() -> None:
+    x = np.random.default_rng(1).normal(size=(20, 1))
+    curves = np.hstack([x, 2 * x + 5, np.zeros((20, 1))])  # (n seeds, T time points)
+    lo, hi = bootstrap_ci(curves, mean, reps=1000, random_state=0)
+    assert lo.shape == hi.shape == (3,)
+    assert np.all(lo <= curves.mean(axis=0)) and np.all(curves.mean(axis=0) <= hi)
+    assert hi[1] - lo[1] == pytest.approx(2 * (hi[0] - lo[0]))  # same resamples in every column
+    assert lo[2] == hi[2] == 0.0
+    # One index matrix, resampled in blocks: a column's interval does not depend on its neighbours.
+    lo0, hi0 = bootstrap_ci(curves[:, 0], mean, reps=1000, random_state=0)
+    assert (float(lo0), float(hi0)) == pytest.approx((lo[0], hi[0]))
+
+
+def test_bootstrap_ci_degenerate_inputs() -> None:
     one_lo, one_hi = bootstrap_ci(np.array([4.0]), mean)
-    assert one_lo == one_hi == 4.0
-    with pytest.raises(ValueError):
+    assert float(one_lo) == float(one_hi) == 4.0
+    lo, hi = bootstrap_ci(np.array([[1.0, 2.0, 3.0]]), iqm)
+    assert np.array_equal(lo, [1, 2, 3]) and np.array_equal(hi, [1, 2, 3])
+    with pytest.raises(ValueError, match="at least one sample"):
         bootstrap_ci(np.array([]), mean)
+    with pytest.raises(ValueError, match="reps"):
+        bootstrap_ci(np.ones(3), mean, reps=0)
+    with pytest.raises(ValueError, match="confidence"):
+        bootstrap_ci(np.ones(3), mean, confidence=1.0)
+
+
+def test_loglog_slopes_match_the_scalar_fit() -> None:
+    ts = np.array([1, 2, 5, 10, 50, 100])
+    rng = np.random.default_rng(0)
+    values = rng.uniform(0.5, 2.0, size=(4, ts.size)) * ts**0.7
+    values[1, :3] = 0.0  # left out, as in fit_exponent_at
+    values[3, :5] = 0.0  # a single positive point: slope 0
+    expected = [fit_exponent_at(ts, v) for v in values]
+    assert np.allclose(loglog_slopes(ts, values), expected, atol=1e-10)
+    assert float(loglog_slopes(ts, 3 * ts**0.5)) == pytest.approx(0.5)
 
 
 def test_time_grid() -> None:
-    g = time_grid(10_000, log_x=True)
-    assert g[0] == 1 and g[-1] == 10_000 and len(g) <= 401 and (np.diff(g) > 0).all()
+    g = time_grid(10**6, log_x=True)
+    assert g[0] == 1 and g[-1] == 10**6 and len(g) <= 400 and np.all(np.diff(g) > 0)
+    g = time_grid(12_345, log_x=False)
+    assert g[0] == 1 and g[-1] == 12_345 and len(g) <= 400
     assert list(time_grid(5, log_x=False)) == [1, 2, 3, 4, 5]
+    assert list(time_grid(3, log_x=True)) == [1, 2, 3]
 
 
+# --------------------------------------------------------------------------- numbers in the report
 def test_report_numbers_match_hand_computation(tmp_path: Path) -> None:
-    t = np.arange(1, 2001, dtype=float)
-    sqrt_increments = np.diff(np.concatenate([[0.0], np.sqrt(t)]))
-    for seed, scale in enumerate([1.0, 2.0, 3.0]):
-        make_run(tmp_path / "runs", "sqrt-agent", seed, scale * sqrt_increments)
-        make_run(tmp_path / "runs", "linear-agent", seed, np.full(2000, 0.1 * (seed + 1)))
-    report = compare_runs([tmp_path / "runs"], tmp_path / "report", reps=500)
+    runs = tmp_path / "runs"
+    for seed, scale in enumerate([1.0, 2.0, 3.0, 10.0]):
+        make_run(runs, LINEAR, "sqrt-agent", seed, power_law_increments(scale, 0.5, 2000))
+        make_run(runs, LINEAR, "linear-agent", seed, np.full(2000, 0.1 * (seed + 1)), wall_time_s=seed + 1)
+    report = compare_runs([runs], tmp_path / "report", reps=500)
     rows = {r["agent"]: r for r in report.rows}
-    sq = rows["sqrt-agent"]
-    assert sq["n_seeds"] == 3 and sq["steps"] == 2000
-    assert sq["final_regret_mean"] == pytest.approx(2.0 * np.sqrt(2000))
-    assert sq["final_regret_iqm"] == pytest.approx(2.0 * np.sqrt(2000))  # trims a third from each side
-    assert sq["regret_exponent"] == pytest.approx(0.5, abs=1e-6)
+    sq, lin = rows["sqrt-agent"], rows["linear-agent"]
+
+    finals = np.array([1.0, 2.0, 3.0, 10.0]) * np.sqrt(2000)
+    assert sq["n_seeds"] == 4 and sq["steps"] == 2000
+    assert sq["final_regret_mean"] == pytest.approx(finals.mean())
+    assert sq["final_regret_iqm"] == pytest.approx(2.5 * np.sqrt(2000))  # trims 1 and 10
+    assert sq["final_regret_std"] == pytest.approx(finals.std(ddof=1))
     assert sq["final_regret_ci_low"] <= sq["final_regret_mean"] <= sq["final_regret_ci_high"]
-    assert rows["linear-agent"]["regret_exponent"] == pytest.approx(1.0, abs=1e-6)
-    assert rows["linear-agent"]["final_regret_mean"] == pytest.approx(0.2 * 2000)
-    assert sq["steps_per_s"] == pytest.approx(3 * 2000 / 6.0)
+    assert sq["final_regret_ci_low"] >= finals.min() and sq["final_regret_ci_high"] <= finals.max()
+    assert sq["regret_exponent"] == pytest.approx(0.5, abs=1e-6)
+    assert sq["regret_exponent_ci_low"] == pytest.approx(0.5, abs=1e-6)  # every resample is c*sqrt(t)
+    assert sq["regret_exponent_ci_high"] == pytest.approx(0.5, abs=1e-6)
+    assert lin["regret_exponent"] == pytest.approx(1.0, abs=1e-6)
+    assert lin["final_regret_mean"] == pytest.approx(2000 * (0.1 + 0.2 + 0.3 + 0.4) / 4)
+    assert sq["wall_time_s_mean"] == 2.0 and sq["steps_per_s"] == pytest.approx(4 * 2000 / 8.0)
+    assert lin["wall_time_s_mean"] == 2.5 and lin["steps_per_s"] == pytest.approx(4 * 2000 / 10.0)
+    assert "violations_mean" not in sq
 
-    for name in ("regret.png", "regret.svg", "table.md", "table.csv", "report.json"):
-        assert (tmp_path / "report" / name).stat().st_size > 0
-    with (tmp_path / "report" / "table.csv").open() as fh:
-        parsed = {r["agent"]: r for r in csv.DictReader(fh)}
-    assert float(parsed["linear-agent"]["final_regret_mean"]) == pytest.approx(400.0)
+    for name in REPORT_FILES:
+        assert report.files[name] == tmp_path / "report" / name
+        assert report.files[name].stat().st_size > 0
+    parsed = read_csv(tmp_path / "report" / "table.csv")
+    assert list(parsed[0]) == [*CSV_COLUMNS, *EXTRA_COLUMNS]
+    by_agent = {r["agent"]: r for r in parsed}
+    assert by_agent["sqrt-agent"]["env_id"] == LINEAR and by_agent["sqrt-agent"]["n_seeds"] == "4"
+    for key in CSV_COLUMNS[2:]:
+        assert float(by_agent["linear-agent"][key]) == pytest.approx(lin[key])
     md = (tmp_path / "report" / "table.md").read_text()
-    assert "| sqrt-agent | 3 | 2,000 |" in md and "0.50 [" in md
+    assert f"### {LINEAR}" in md
+    assert "| linear-agent | 4 | 2,000 | 500.0 [" in md and "| 1.00 [1.00, 1.00] |" in md
+    assert md.index("| sqrt-agent") < md.index("| linear-agent")  # lowest final regret first
+    assert report.to_markdown() == md
+    data = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert data["rows"] == report.rows and data["skipped"] == []
+    used = {(g["env_id"], g["agent"]): g["paths"] for g in data["runs"]}
+    assert len(used[(LINEAR, "sqrt-agent")]) == 4
+    assert all(Path(p).is_dir() for p in used[(LINEAR, "linear-agent")])
 
 
-def test_exponent_kernel_matches_compare(tmp_path: Path) -> None:
-    t = np.arange(1, 1001, dtype=float)
-    cum = 5 * t**0.7
-    assert fit_regret_exponent(cum) == pytest.approx(0.7, abs=1e-9)
+def test_report_is_deterministic_and_iqm_changes_only_the_plot(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    for seed in range(5):
+        make_run(tmp_path / "runs", LINEAR, "noisy", seed, rng.uniform(0, 1, 300))
+    a = compare_runs([tmp_path / "runs"], tmp_path / "a", reps=300)
+    b = compare_runs([tmp_path / "runs"], tmp_path / "b", reps=300, statistic="iqm", log_x=True, log_y=True)
+    assert a.rows == b.rows
+    assert "iqm over seeds" in b.to_markdown()
 
 
-def test_incomplete_runs_are_skipped_then_included(tmp_path: Path) -> None:
-    make_run(tmp_path, "a", 0, np.full(100, 0.5))
-    make_run(tmp_path, "a", 1, np.full(60, 0.5), status="interrupted")
-    make_run(tmp_path, "a", 2, np.full(100, 0.5), status="failed")
+def test_violation_columns_and_second_panel(tmp_path: Path) -> None:
+    viol = np.zeros(200)
+    viol[:20] = 0.05
+    for seed in range(3):
+        make_run(
+            tmp_path / "runs",
+            "rl_suite/ConstrainedBandit-v0",
+            "safe",
+            seed,
+            np.full(200, 0.1),
+            violation=viol,
+        )
+    make_run(tmp_path / "runs", LINEAR, "plain", 0, np.full(100, 0.2))
+    report = compare_runs(
+        [tmp_path / "runs"], tmp_path / "r", reps=100, log_x=True, log_y=True, statistic="iqm"
+    )
+    row = next(r for r in report.rows if r["agent"] == "safe")
+    assert row["violations_mean"] == 20 and row["violations_ci_low"] == row["violations_ci_high"] == 20
+    assert row["violation_amount_mean"] == pytest.approx(1.0)
+    assert "violations_mean" not in next(r for r in report.rows if r["agent"] == "plain")
+    parsed = read_csv(tmp_path / "r" / "table.csv")
+    assert list(parsed[0]) == [*CSV_COLUMNS, *VIOLATION_COLUMNS, *EXTRA_COLUMNS]
+    safe = next(r for r in parsed if r["agent"] == "safe")
+    assert float(safe["violation_amount_mean"]) == pytest.approx(1.0)
+    assert next(r for r in parsed if r["agent"] == "plain")["violations_mean"] == ""
+    assert "violating steps [95% CI]" in (tmp_path / "r" / "table.md").read_text()
+    svg = (tmp_path / "r" / "regret.svg").read_text()
+    assert "cumulative violating rounds" in svg  # the second row of panels
+    assert "constraint violations" in svg
+
+
+def test_plot_has_a_panel_per_env_with_labels_and_legend(tmp_path: Path) -> None:
+    for seed in range(3):
+        make_run(tmp_path / "runs", LINEAR, "linucb", seed, np.full(50, 0.1 * (seed + 1)))
+        make_run(tmp_path / "runs", MAB, "linucb", seed, np.full(50, 0.2))
+        make_run(tmp_path / "runs", MAB, "ucb1", seed, np.full(50, 0.3))
+    report = compare_runs([tmp_path / "runs"], tmp_path / "r", reps=100, title="a title")
+    svg = (tmp_path / "r" / "regret.svg").read_text()
+    for text in (LINEAR, MAB, "rounds t", "cumulative regret R(t)", "linucb (n=3)", "ucb1 (n=3)", "a title"):
+        assert text in svg
+    assert "violating" not in svg
+    assert report.files["regret.png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_single_run(tmp_path: Path) -> None:
+    viol = np.zeros(40)
+    viol[::4] = 0.5
+    run = read_run(make_run(tmp_path, LINEAR, "linucb", 0, np.full(40, 0.1), violation=viol))
+    plot_single_run(run, tmp_path / "one.png")
+    assert (tmp_path / "one.png").read_bytes()[:4] == b"\x89PNG"
+    (run.path / "metrics.csv").unlink()
+    plot_single_run(run, tmp_path / "empty.svg")  # no steps: an empty panel, not an error
+    assert "no recorded steps" in (tmp_path / "empty.svg").read_text()
+
+
+# --------------------------------------------------------------------------- which runs are used
+def test_incomplete_runs_are_skipped_and_reported_then_included(tmp_path: Path) -> None:
+    make_run(tmp_path, LINEAR, "a", 0, np.full(100, 0.5))
+    make_run(tmp_path, LINEAR, "a", 1, np.full(60, 0.5), status="interrupted")
+    make_run(tmp_path, LINEAR, "a", 2, np.full(80, 0.5), status="failed")
     report = compare_runs([tmp_path], tmp_path / "r1", reps=100)
-    assert report.rows[0]["n_seeds"] == 1
+    assert report.rows[0]["n_seeds"] == 1 and report.rows[0]["steps"] == 100
     assert sorted(s for _, s in report.skipped) == ["failed", "interrupted"]
-    assert "Skipped 2 run(s)" in report.to_markdown()
+    assert "Skipped 2 runs: 1 failed, 1 interrupted — use --include-incomplete" in report.to_markdown()
+    data = json.loads((tmp_path / "r1" / "report.json").read_text())
+    assert sorted(s["status"] for s in data["skipped"]) == ["failed", "interrupted"]
+
     report = compare_runs([tmp_path], tmp_path / "r2", reps=100, include_incomplete=True)
     row = report.rows[0]
-    assert row["n_seeds"] == 3 and row["steps"] == 60 and row["truncated_runs"] == 2
+    assert row["n_seeds"] == 3 and report.skipped == []
+    assert row["steps"] == 60 and row["truncated_runs"] == 2 and row["steps_longest"] == 100
+    assert row["final_regret_mean"] == pytest.approx(30.0)
+
+
+def test_runs_of_different_lengths_are_cut_to_the_shortest(tmp_path: Path) -> None:
+    for seed, steps in enumerate([500, 300, 400]):
+        make_run(tmp_path, LINEAR, "a", seed, np.full(steps, 1.0))
+    report = compare_runs([tmp_path], tmp_path / "r", reps=100)
+    row = report.rows[0]
+    assert row["steps"] == 300 and row["final_regret_mean"] == pytest.approx(300.0)
+    assert row["final_regret_std"] == 0.0 and row["truncated_runs"] == 2
+    md = report.to_markdown()
+    assert "| 300* |" in md and "2 of 3 runs cut from up to 500 steps" in md
+
+
+def test_runs_without_steps_are_skipped(tmp_path: Path) -> None:
+    make_run(tmp_path, LINEAR, "a", 0, np.full(30, 0.5))
+    make_run(tmp_path, LINEAR, "a", 1, np.zeros(0), status="failed")
+    (make_run(tmp_path, LINEAR, "b", 0, np.zeros(1), status="failed") / "metrics.csv").unlink()
+    report = compare_runs([tmp_path], tmp_path / "r", reps=50, include_incomplete=True)
+    assert [(r["agent"], r["n_seeds"]) for r in report.rows] == [("a", 1)]
+    assert sorted(s for _, s in report.skipped) == ["empty", "empty"]
+    assert "fewer than 2 recorded steps" in report.to_markdown()
 
 
 def test_only_incomplete_runs_is_a_user_error(tmp_path: Path) -> None:
-    make_run(tmp_path, "a", 0, np.full(10, 0.5), status="interrupted")
-    with pytest.raises(UserError, match="no completed runs to compare \\(1 interrupted\\)"):
+    make_run(tmp_path, LINEAR, "a", 0, np.full(10, 0.5), status="interrupted")
+    make_run(tmp_path, LINEAR, "a", 1, np.full(10, 0.5), status="failed")
+    with pytest.raises(UserError, match=r"no completed runs to compare \(1 failed, 1 interrupted\); use --"):
         compare_runs([tmp_path], tmp_path / "r")
+    with pytest.raises(UserError, match="no completed runs"):
+        load_groups([tmp_path])
+    groups, skipped = load_groups([tmp_path], include_incomplete=True)
+    assert list(groups) == [(LINEAR, "a")] and [r.seed for r in groups[(LINEAR, "a")]] == [0, 1]
+    assert skipped == []
 
 
-def test_missing_and_empty_paths(tmp_path: Path) -> None:
+def test_bad_paths_and_arguments_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserError, match="no such run folder"):
         compare_runs([tmp_path / "nope"], tmp_path / "r")
     (tmp_path / "empty").mkdir()
     with pytest.raises(UserError, match="no runs under"):
         compare_runs([tmp_path / "empty"], tmp_path / "r")
+    make_run(tmp_path / "x", LINEAR, "a", 0, np.full(30, 0.1))
+    with pytest.raises(UserError, match="statistic must be one of mean, iqm, got 'median'"):
+        compare_runs([tmp_path / "x"], tmp_path / "r", statistic="median")
+    with pytest.raises(UserError, match="reps must be >= 1"):
+        compare_runs([tmp_path / "x"], tmp_path / "r", reps=0)
+    assert not (tmp_path / "r").exists()
 
 
 def test_partial_last_line_is_dropped(tmp_path: Path) -> None:
-    make_run(tmp_path, "a", 0, np.full(50, 1.0), partial_line=True)
+    make_run(tmp_path, LINEAR, "a", 0, np.full(50, 1.0), partial_line=True)
     report = compare_runs([tmp_path], tmp_path / "r", reps=50)
     assert report.rows[0]["steps"] == 50
     assert report.rows[0]["final_regret_mean"] == pytest.approx(50.0)
 
 
-def test_violations_get_columns_and_a_second_panel(tmp_path: Path) -> None:
-    viol = np.zeros(200)
-    viol[:20] = 0.05
-    for seed in range(2):
-        make_run(tmp_path, "safe", seed, np.full(200, 0.1), violation=viol)
-    report = compare_runs([tmp_path], tmp_path / "r", reps=100, log_x=True, log_y=True, statistic="iqm")
-    row = report.rows[0]
-    assert row["violations_mean"] == 20 and row["violation_amount_mean"] == pytest.approx(1.0)
-    assert "violations [95% CI]" in (tmp_path / "r" / "table.md").read_text()
-
-
 def test_groups_by_env_and_label(tmp_path: Path) -> None:
-    make_run(tmp_path / "x", "a", 0, np.full(30, 0.1))
-    make_run(tmp_path / "y", "a", 0, np.full(30, 0.2), env_id="rl_suite/MultiArmedBandit-v0")
-    report = compare_runs([tmp_path / "x", tmp_path / "y"], tmp_path / "r", reps=50)
-    assert sorted(r["env_id"] for r in report.rows) == [
-        "rl_suite/LinearContextualBandit-v0",
-        "rl_suite/MultiArmedBandit-v0",
-    ]
-    with pytest.raises(UserError, match="statistic"):
-        compare_runs([tmp_path / "x"], tmp_path / "r", statistic="median")
+    make_run(tmp_path / "x", LINEAR, "a", 0, np.full(30, 0.1))
+    make_run(tmp_path / "y", MAB, "a", 0, np.full(30, 0.2))
+    labelled = make_run(tmp_path / "y", MAB, "a", 1, np.full(30, 0.3))
+    summary = json.loads((labelled / "summary.json").read_text())
+    (labelled / "summary.json").write_text(json.dumps({**summary, "label": "a-tuned"}))
+    progress: list[tuple[int, int]] = []
+    report = compare_runs(
+        [tmp_path / "x", tmp_path / "y"],
+        tmp_path / "r",
+        reps=50,
+        progress=lambda d, t: progress.append((d, t)),
+    )
+    assert [(r["env_id"], r["agent"]) for r in report.rows] == [(LINEAR, "a"), (MAB, "a"), (MAB, "a-tuned")]
+    assert progress == [(1, 3), (2, 3), (3, 3)]
+
+
+def test_import_is_light() -> None:
+    import subprocess
+
+    code = "import sys, rl_suite.compare; print('matplotlib' in sys.modules, 'scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
