@@ -1,4 +1,4 @@
-"""Vector forms: one array program, bit-identical per seed to separate single envs."""
+"""Vector forms: one array program, bit-identical per seed to separate single envs, SAME_STEP autoreset."""
 
 from __future__ import annotations
 
@@ -6,65 +6,118 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-import rl_suite  # noqa: F401
-from rl_suite.envs.bandits.linear import LinearContextualBanditVectorEnv
+import rl_suite  # noqa: F401  (registers the env ids)
+from rl_suite.envs.bandits.linear import LinearContextualBandit, LinearContextualBanditVectorEnv
 from rl_suite.envs.bandits.multi_armed import MultiArmedBanditVectorEnv
 from rl_suite.errors import UserError
 
+LINEAR, MAB = "rl_suite/LinearContextualBandit-v0", "rl_suite/MultiArmedBandit-v0"
 CASES = [
-    ("rl_suite/LinearContextualBandit-v0", {}),
-    ("rl_suite/LinearContextualBandit-v0", {"model": "shared", "context": "ball", "dim": 4, "n_arms": 6}),
-    ("rl_suite/LinearContextualBandit-v0", {"reward_noise": "gaussian", "context": "gaussian", "dim": 3}),
-    ("rl_suite/MultiArmedBandit-v0", {}),
-    ("rl_suite/MultiArmedBandit-v0", {"reward_noise": "gaussian", "means": [0.0, 1.0, -2.0]}),
+    (LINEAR, {}),
+    (LINEAR, {"model": "shared", "context": "ball", "dim": 4, "n_arms": 6}),
+    (LINEAR, {"reward_noise": "gaussian", "context": "gaussian", "dim": 3}),
+    (LINEAR, {"reward_noise": "gaussian", "model": "shared", "dim": 20, "n_arms": 10}),
+    (MAB, {}),
+    (MAB, {"reward_noise": "gaussian", "means": [0.0, 1.0, -2.0]}),
 ]
+KEYS = ("regret", "optimal_value", "expected_reward", "optimal_action")
 
 
-@pytest.mark.parametrize(("env_id", "kwargs"), CASES)
-def test_bit_identical_to_separate_envs(env_id: str, kwargs: dict) -> None:
-    R, horizon, steps = 4, 7, 25
+@pytest.mark.parametrize(("env_id", "kwargs"), CASES, ids=str)
+def test_bit_identical_to_separate_single_envs(env_id: str, kwargs: dict) -> None:
+    R, horizon, steps = 4, 7, 23  # three autoresets inside the run
     venv = gym.make_vec(
         env_id, num_envs=R, vectorization_mode="vector_entry_point", horizon=horizon, **kwargs
     )
-    assert isinstance(venv, (LinearContextualBanditVectorEnv, MultiArmedBanditVectorEnv))
+    assert type(venv) is (LinearContextualBanditVectorEnv if env_id == LINEAR else MultiArmedBanditVectorEnv)
     assert venv.metadata["autoreset_mode"] == gym.vector.AutoresetMode.SAME_STEP
+    assert venv.num_envs == R and venv.action_space == gym.spaces.MultiDiscrete([venv.n_arms] * R)
     singles = [gym.make(env_id, horizon=horizon, **kwargs) for _ in range(R)]
-    vobs, _ = venv.reset(seed=100)
-    sobs = [s.reset(seed=100 + i)[0] for i, s in enumerate(singles)]
-    assert all(np.array_equal(vobs[i], sobs[i]) for i in range(R))
+    assert venv.single_observation_space == singles[0].observation_space
+    assert venv.single_action_space == singles[0].action_space
+    vobs, vinfo = venv.reset(seed=100)
+    for i, env in enumerate(singles):
+        obs, info = env.reset(seed=100 + i)
+        assert np.array_equal(vobs[i], obs) and vinfo["optimal_value"][i] == info["optimal_value"]
+    assert vobs in venv.observation_space
     rng = np.random.default_rng(0)
+    resets = 0
     for t in range(steps):
-        actions = rng.integers(0, venv.single_action_space.n, R)
+        actions = rng.integers(0, venv.n_arms, R)
         vobs, vrew, vterm, vtrunc, vinfo = venv.step(actions)
-        assert vinfo["regret"].shape == (R,)
+        assert vrew.shape == vterm.shape == vtrunc.shape == (R,) and vrew.dtype == np.float64
+        assert all(vinfo[k].shape == (R,) for k in KEYS)
+        assert vobs in venv.observation_space
+        assert vtrunc.all() == ((t + 1) % horizon == 0) and not vterm.any()
         for i, env in enumerate(singles):
             obs, rew, term, trunc, info = env.step(int(actions[i]))
-            assert vtrunc[i] == trunc and vterm[i] == term
+            assert (vterm[i], vtrunc[i]) == (term, trunc)
+            assert np.array_equal(vrew[i], rew)
+            for k in KEYS:
+                assert np.array_equal(vinfo[k][i], info[k]), (k, t, i)
             if trunc:
-                assert np.array_equal(vinfo["final_obs"][i], obs)
-                obs, _ = env.reset()
+                assert vinfo["_final_obs"][i] and np.array_equal(vinfo["final_obs"][i], obs)
+                assert vinfo["_final_info"][i] and vinfo["final_info"]["regret"][i] == info["regret"]
+                obs, _ = env.reset()  # no reseeding: the generator continues
             assert np.array_equal(vobs[i], obs), (t, i)
-            assert vrew[i] == rew
-            assert vinfo["regret"][i] == info["regret"]
-            assert vinfo["optimal_value"][i] == info["optimal_value"]
-        assert vobs in venv.observation_space
+        resets += bool(vtrunc.all())
+        assert ("final_obs" in vinfo) == bool(vtrunc.all())
+    assert resets == steps // horizon
 
 
-def test_vector_env_attributes_and_errors() -> None:
-    venv = gym.make_vec(
-        "rl_suite/LinearContextualBandit-v0", num_envs=3, vectorization_mode="vector_entry_point"
-    )
-    assert venv.num_envs == 3
-    assert venv.unwrapped.theta.shape == (10, 10)
-    assert venv.action_space.shape == (3,)
-    with pytest.raises(UserError, match="reset"):
+def test_list_of_seeds_and_unseeded_reset_continue_the_streams() -> None:
+    kwargs = {"dim": 3, "n_arms": 2, "horizon": 50}
+    venv = LinearContextualBanditVectorEnv(num_envs=3, **kwargs)
+    singles = [LinearContextualBandit(**kwargs) for _ in range(3)]
+    vobs, _ = venv.reset(seed=[5, 9, 2])
+    for obs, env, s in zip(vobs, singles, [5, 9, 2], strict=True):
+        assert np.array_equal(obs, env.reset(seed=s)[0])
+    venv.step(np.zeros(3, dtype=np.int64))
+    vobs, _ = venv.reset()  # continues each generator, like a single env's reset()
+    for obs, env in zip(vobs, singles, strict=True):
+        env.step(0)
+        assert np.array_equal(obs, env.reset()[0])
+
+
+def test_one_stream_vector_env_is_the_single_env() -> None:
+    venv = LinearContextualBanditVectorEnv(num_envs=1, dim=20, n_arms=10)
+    env = LinearContextualBandit(dim=20, n_arms=10)
+    vobs, _ = venv.reset(seed=4)
+    obs, _ = env.reset(seed=4)
+    for t in range(10):
+        assert np.array_equal(vobs[0], obs)
+        vobs, vrew, _, _, vinfo = venv.step(np.array([t % 10]))
+        obs, rew, _, _, info = env.step(t % 10)
+        assert vrew[0] == rew and vinfo["regret"][0] == info["regret"]
+
+
+def test_vector_env_shares_the_instance_and_exposes_its_attributes() -> None:
+    venv = gym.make_vec(LINEAR, num_envs=3, vectorization_mode="vector_entry_point", instance_seed=4)
+    assert np.array_equal(venv.unwrapped.theta, LinearContextualBandit(instance_seed=4).theta)
+    assert venv.unwrapped.feature_norm_bound == pytest.approx(np.sqrt(2))
+    assert venv.unwrapped.solve(n_samples=10)["model"] == "disjoint"
+    mab = gym.make_vec(MAB, num_envs=2, vectorization_mode="vector_entry_point", means=[0.1, 0.6])
+    assert mab.unwrapped.means.tolist() == [0.1, 0.6]
+    obs, _ = mab.reset(seed=0)
+    assert obs.tolist() == [0, 0] and obs.dtype == np.int64
+    _, _, _, _, info = mab.step(np.array([0, 1]))
+    assert info["regret"] == pytest.approx([0.5, 0.0]) and info["optimal_action"].tolist() == [1, 1]
+
+
+def test_vector_env_errors() -> None:
+    venv = gym.make_vec(LINEAR, num_envs=3, vectorization_mode="vector_entry_point")
+    with pytest.raises(UserError, match=r"^call reset\(\) before step\(\)$"):
         venv.unwrapped.step(np.zeros(3, dtype=int))
     venv.reset(seed=0)
-    with pytest.raises(UserError, match="outside Discrete\\(10\\)"):
+    with pytest.raises(UserError, match=r"^action 10 is outside Discrete\(10\)"):
         venv.step(np.array([0, 10, 1]))
-    with pytest.raises(UserError, match="3 integers"):
+    with pytest.raises(UserError, match=r"expected 3 integers"):
         venv.step(np.array([0, 1]))
-    with pytest.raises(UserError, match="2 seeds for 3 sub-envs"):
+    with pytest.raises(UserError, match=r"MultiDiscrete"):
+        venv.step(np.array([0.0, 1.0, 2.0]))
+    with pytest.raises(UserError, match=r"^reset got 2 seeds for 3 sub-envs$"):
         venv.reset(seed=[1, 2])
-    with pytest.raises(UserError, match="num_envs must be"):
+    with pytest.raises(UserError, match=r"^num_envs must be >= 1, got 0$"):
         LinearContextualBanditVectorEnv(num_envs=0)
+    with pytest.raises(UserError, match=r"^dim must be >= 2"):
+        LinearContextualBanditVectorEnv(num_envs=2, dim=1)
