@@ -350,23 +350,19 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a sweep; completed runs already on disk are skipped, interrupted ones resumed."""
-    from rl_suite.sweep import BACKENDS, load_sweep, plan
+    from rl_suite.sweep import check_backend, execute, load_sweep, plan
     from rl_suite.tracking import progress_bar
 
-    if backend not in BACKENDS:
-        raise UserError(f"unknown --backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if workers < 1:
-        raise UserError(f"--workers must be >= 1, got {workers}")
+    check_backend(backend, workers)  # before the plan resolves every run
     spec = load_sweep(file, overrides + ([f"out={out}"] if out else []))
-    jobs = plan(spec.runs())
+    runs = spec.runs()
+    jobs = plan(runs)
     todo = sum(j.action != "skip" for j in jobs)
-    out_dir = spec.runs()[0].out
-    print(f"sweep {spec.name}: {len(jobs)} runs ({len(jobs) - todo} already completed) -> {out_dir}")
+    print(f"sweep {spec.name}: {len(jobs)} runs ({len(jobs) - todo} already completed) -> {runs[0].out}")
     outcomes = []
     try:
         with progress_bar(f"sweep {spec.name}", len(jobs), quiet, unit="runs") as prog:
-            for outcome in BACKENDS[backend](jobs, workers, prog):
-                outcomes.append(outcome)
+            outcomes.extend(execute(jobs, backend, workers, prog))
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish the missing runs", file=sys.stderr)
         raise typer.Exit(130) from None
@@ -382,7 +378,7 @@ def sweep(
         raise typer.Exit(130)
     if counts["failed"]:
         raise typer.Exit(1)
-    print(f"compare: rl-suite compare {out_dir} --out reports/{Path(out_dir).name}")
+    print(f"compare: rl-suite compare {runs[0].out} --out reports/{Path(runs[0].out).name}")
 
 
 # --------------------------------------------------------------------------- entry point

@@ -206,7 +206,9 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
     cls = agent_class(cfg.agent.name)
     metrics_path = run_dir / METRICS
     wall_offset = 0.0
+    started_at = _now()
     if checkpoint is not None:
+        started_at = read_run(run_dir).summary.get("started_at") or started_at
         state = _read_state(checkpoint)
         env.reset()
         _restore_env(env, checkpoint)
@@ -239,7 +241,7 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
         "steps_per_s": None,
         "config_hash": config_hash(cfg),
         "rl_suite_version": __version__,
-        "started_at": _now(),
+        "started_at": started_at,
         "updated_at": _now(),
         "finished_at": None,
         "pid": os.getpid(),
@@ -249,6 +251,7 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
         summary.update(violations=env.violations, violation_amount=env.violation_amount)
     write_json(run_dir / SUMMARY, summary)
 
+    cum_col = env.columns.index("cumulative_regret")
     start = time.perf_counter()
     exit_code = 0
     with _signals_raise():
@@ -258,7 +261,7 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
                 before = summary["steps_done"]
                 rows = env.drain()
                 writer.append(rows)
-                curve.append(rows[:, 4].copy())
+                curve.append(rows[:, cum_col].copy())
                 _track_rows(tracker, rows, stride)
                 wall = wall_offset + time.perf_counter() - start
                 _save_checkpoint(

@@ -18,7 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from rl_suite.config import RunConfig, apply_overrides, config_hash, load_yaml, parse_sweep_config, resolve
+from rl_suite.config import (
+    RunConfig,
+    SweepConfig,
+    apply_overrides,
+    config_hash,
+    load_yaml,
+    parse_sweep_config,
+    resolve,
+)
 from rl_suite.errors import UserError
 from rl_suite.store import RunRecord, find_runs
 from rl_suite.tracking import Progress
@@ -64,7 +72,7 @@ class SweepResult:
         return all(o.status in ("completed", "skipped") for o in self.outcomes)
 
 
-def load_sweep(path: str | Path, overrides: list[str] | None = None) -> Any:
+def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepConfig:
     """Read and validate a sweep YAML file, applying ``key=value`` overrides."""
     data = apply_overrides(load_yaml(path), overrides or [])
     return parse_sweep_config(data, source=str(path))
@@ -140,16 +148,27 @@ def run_local(jobs: list[Job], workers: int = 1, progress: Progress | None = Non
 BACKENDS: dict[str, Callable[[list[Job], int, Progress | None], Iterator[JobOutcome]]] = {"local": run_local}
 
 
-def run_sweep(
-    sweep: Any, backend: str = "local", workers: int = 1, progress: Progress | None = None
-) -> SweepResult:
-    """Plan and execute a sweep; returns every job's outcome."""
+def execute(
+    jobs: list[Job], backend: str = "local", workers: int = 1, progress: Progress | None = None
+) -> Iterator[JobOutcome]:
+    """Hand the jobs to the backend; outcomes come back as they finish."""
+    check_backend(backend, workers)
+    return BACKENDS[backend](jobs, workers, progress)
+
+
+def check_backend(backend: str, workers: int) -> None:
+    """One-line errors for an unknown backend or a worker count below 1."""
     if backend not in BACKENDS:
         raise UserError(f"unknown sweep backend {backend!r}; available: {', '.join(BACKENDS)}")
     if workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
+
+
+def run_sweep(
+    sweep: SweepConfig, backend: str = "local", workers: int = 1, progress: Progress | None = None
+) -> SweepResult:
+    """Plan and execute a sweep; returns every job's outcome."""
     runs = sweep.runs()
     result = SweepResult(out=Path(runs[0].out))
-    for outcome in BACKENDS[backend](plan(runs), workers, progress):
-        result.outcomes.append(outcome)
+    result.outcomes.extend(execute(plan(runs), backend, workers, progress))
     return result
