@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from rl_suite.errors import UserError
-from rl_suite.regret import exponent_grid, fit_regret_exponent
+from rl_suite.regret import exponent_grid, fit_exponent_at, fit_regret_exponent
 from rl_suite.store import METRICS, RunRecord, find_runs, write_json
 
 #: Most points a curve is evaluated at (plots and bands).
@@ -154,34 +154,6 @@ def bootstrap_ci(
     alpha = (1.0 - confidence) / 2.0
     lo, hi = np.quantile(stats, [alpha, 1.0 - alpha], axis=0)
     return lo, hi
-
-
-def loglog_slopes(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """Least-squares slope of ``log values`` on ``log ts`` along the last axis, for many curves at once.
-
-    The vectorised twin of :func:`rl_suite.regret.fit_exponent_at`: points with ``values <= 0`` are left
-    out, and a curve with fewer than two positive points gets slope 0.
-
-    Args:
-        ts: ``(m,)`` positive, distinct times.
-        values: ``(..., m)`` curve values at ``ts``.
-
-    Returns:
-        Slopes of shape ``values.shape[:-1]``.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    x = np.log(np.asarray(ts, dtype=np.float64))
-    w = v > 0
-    y = np.log(np.where(w, v, 1.0))
-    count = w.sum(axis=-1)
-    safe = np.maximum(count, 1)
-    x_bar = (w * x).sum(axis=-1) / safe
-    y_bar = (w * y).sum(axis=-1) / safe
-    dx = (x - x_bar[..., None]) * w
-    sxx = (dx * dx).sum(axis=-1)
-    sxy = (dx * (y - y_bar[..., None])).sum(axis=-1)
-    ok = (count >= 2) & (sxx > 0)
-    return np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
 
 
 # --------------------------------------------------------------------------- loading and alignment
@@ -360,7 +332,7 @@ def _exponent_ci(group: Group, reps: int, random_state: int | None) -> tuple[flo
     """Bootstrap interval of the exponent: resample seeds, average their curves, refit."""
 
     def exponent_of_mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
-        return loglog_slopes(group.exponent_ts, np.mean(x, axis=axis))
+        return fit_exponent_at(group.exponent_ts, np.mean(x, axis=axis))
 
     lo, hi = bootstrap_ci(group.exponent_points, exponent_of_mean, reps, random_state=random_state)
     return float(lo), float(hi)

@@ -33,14 +33,31 @@ def exponent_grid(horizon: int, decades: float = 1.0, num_points: int = 64) -> n
     return np.unique(np.round(np.geomspace(t_lo, horizon, num_points)).astype(np.int64))
 
 
-def fit_exponent_at(ts: np.ndarray, values: np.ndarray) -> float:
-    """Least-squares slope of ``log values`` on ``log ts``; points with ``values <= 0`` are left out."""
-    ts, values = np.asarray(ts, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    keep = values > 0
-    if keep.sum() < 2:
-        return 0.0
-    slope, _ = np.polyfit(np.log(ts[keep]), np.log(values[keep]), 1)
-    return float(slope)
+def fit_exponent_at(ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Least-squares slope of ``log values`` on ``log ts`` along the last axis, for one or many curves.
+
+    Points with ``values <= 0`` are left out; a curve with fewer than two positive points gets slope 0.
+
+    Args:
+        ts: ``(m,)`` positive, distinct times.
+        values: ``(..., m)`` curve values at ``ts``.
+
+    Returns:
+        Slopes of shape ``values.shape[:-1]`` (a 0-d array for one curve).
+    """
+    v = np.asarray(values, dtype=np.float64)
+    x = np.log(np.asarray(ts, dtype=np.float64))
+    w = v > 0
+    y = np.log(np.where(w, v, 1.0))
+    count = w.sum(axis=-1)
+    safe = np.maximum(count, 1)
+    x_bar = (w * x).sum(axis=-1) / safe
+    y_bar = (w * y).sum(axis=-1) / safe
+    dx = (x - x_bar[..., None]) * w
+    sxx = (dx * dx).sum(axis=-1)
+    sxy = (dx * (y - y_bar[..., None])).sum(axis=-1)
+    ok = (count >= 2) & (sxx > 0)
+    return np.where(ok, sxy / np.where(ok, sxx, 1.0), 0.0)
 
 
 def fit_regret_exponent(cum_regret: np.ndarray, decades: float = 1.0, num_points: int = 64) -> float:
@@ -63,7 +80,7 @@ def fit_regret_exponent(cum_regret: np.ndarray, decades: float = 1.0, num_points
     if r.ndim != 1 or r.size < 2:
         raise ValueError(f"cum_regret must be 1-D with at least 2 points, got shape {r.shape}")
     ts = exponent_grid(r.size, decades, num_points)
-    return fit_exponent_at(ts, r[ts - 1])
+    return float(fit_exponent_at(ts, r[ts - 1]))
 
 
 class _Columns:
