@@ -17,13 +17,14 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from rl_suite.errors import UserError
+from rl_suite.spaces import Simplex
 
 SelfAgent = TypeVar("SelfAgent", bound="Agent")
 
@@ -36,6 +37,34 @@ class AgentConfig(BaseModel):
     """Base of every agent's settings. Unknown keys are errors; field docstrings are the documentation."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+def action_kind(space: gym.Space[Any], agent: str) -> str:
+    """Classify a bandit action space: ``"discrete"``, ``"simplex"`` or ``"scaled"``; else a UserError."""
+    if isinstance(space, gym.spaces.Discrete):
+        return "discrete"
+    if isinstance(space, Simplex):
+        return "simplex"
+    if (
+        isinstance(space, gym.spaces.Tuple)
+        and len(space) == 2
+        and isinstance(space[0], gym.spaces.Discrete)
+        and isinstance(space[1], gym.spaces.Box)
+    ):
+        return "scaled"
+    raise UserError(
+        f"{agent} needs a bandit action space (Discrete(K), Simplex(K) or Tuple(Discrete(K), Box)), "
+        f"got {space}"
+    )
+
+
+def arm_count(space: gym.Space[Any], kind: str) -> int:
+    """Number of arms K of an action space classified by :func:`action_kind`."""
+    if kind == "discrete":
+        return int(space.n)  # type: ignore[attr-defined]
+    if kind == "scaled":
+        return int(space[0].n)  # type: ignore[index]
+    return int(space.shape[0])  # type: ignore[index]
 
 
 def _rng_for(seed: int) -> np.random.Generator:
@@ -113,9 +142,9 @@ class BanditAgent(Agent):
         self.is_vector = isinstance(env, gym.vector.VectorEnv)
         self.num_envs = int(env.num_envs) if self.is_vector else 1
         space = env.single_action_space if self.is_vector else env.action_space
-        if not isinstance(space, gym.spaces.Discrete):
-            raise UserError(f"{type(self).__name__} needs a Discrete action space, got {space}")
-        self.n_arms = int(space.n)
+        #: ``"discrete"`` (an arm), ``"simplex"`` (a policy over arms) or ``"scaled"`` (direction, scale).
+        self.action_kind = action_kind(space, type(self).__name__)
+        self.n_arms = arm_count(space, self.action_kind)
         obs_space = env.single_observation_space if self.is_vector else env.observation_space
         self.observation_space = obs_space
         self.obs_shape: tuple[int, ...] = tuple(obs_space.shape or ())
@@ -136,6 +165,32 @@ class BanditAgent(Agent):
     @abstractmethod
     def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
         """Learn from one round of every stream: ``(R, *obs_shape)``, ``(R,)`` ints, ``(R,)`` floats."""
+
+    def _to_env(self, actions: Any, batched: bool) -> Any:
+        """Turn what :meth:`_select` returned for R streams into env actions.
+
+        An arm becomes itself on a ``Discrete`` space, its one-hot policy on a policy (simplex) space and
+        ``(arm, 1.0)`` — the full-scale direction — on a star-convex ``(direction, scale)`` space: an
+        unconstrained agent plays pure actions and ignores costs. ``batched=False`` gives the single env's
+        action of stream 0, ``True`` the vector env's batch.
+        """
+        kind = self.action_kind
+        if kind == "discrete":
+            return actions if batched else int(actions[0])
+        if kind == "simplex":
+            onehot = np.zeros((actions.shape[0], self.n_arms))
+            onehot[np.arange(actions.shape[0]), actions] = 1.0
+            return onehot if batched else onehot[0]
+        if batched:
+            return (actions, np.ones(actions.shape[0]))
+        return (int(actions[0]), np.ones(1))
+
+    def _feedback(self, obs: np.ndarray, actions: Any, rewards: np.ndarray, info: dict[str, Any]) -> None:
+        """Learn from one round; ``info`` is the env's (scalars for a single env, ``(R,)`` arrays batched).
+
+        The default passes the reward to :meth:`_update`; agents that learn from costs override it.
+        """
+        self._update(obs, actions, rewards)
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _argmax(self, scores: np.ndarray, tie_breaking: str = "random") -> np.ndarray:
@@ -243,19 +298,19 @@ class BanditAgent(Agent):
         else:
             obs = self._last_obs
         single = not self.is_vector
-        select, update = self._select, self._update
+        select, feedback, to_env = self._select, self._feedback, self._to_env
         for _ in range(total_steps):
             batch = np.asarray(obs)[None] if single else obs
             actions = select(batch)
             if single:
-                obs, reward, terminated, truncated, info = env.step(int(actions[0]))
-                update(batch, actions, np.array((reward,), dtype=np.float64))
+                obs, reward, terminated, truncated, info = env.step(to_env(actions, False))
+                feedback(batch, actions, np.array((reward,), dtype=np.float64), info)
                 if terminated or truncated:
                     obs, _ = env.reset()
             else:
                 # Vector bandit envs autoreset in the same step, so every step is a real round.
-                obs, reward, terminated, truncated, info = env.step(actions)
-                update(batch, actions, np.asarray(reward, dtype=np.float64))
+                obs, reward, terminated, truncated, info = env.step(to_env(actions, True))
+                feedback(batch, actions, np.asarray(reward, dtype=np.float64), info)
             self.num_timesteps += 1
             if callback is not None and callback(self, info) is False:
                 break
@@ -269,10 +324,10 @@ class BanditAgent(Agent):
         """
         arr = np.asarray(obs)
         if arr.shape == self.obs_shape and self.num_envs == 1:
-            return int(self._select(arr[None], deterministic=deterministic)[0])
+            return self._to_env(self._select(arr[None], deterministic=deterministic), False)
         batch = (self.num_envs, *self.obs_shape)
         if arr.shape == batch:
-            return self._select(arr, deterministic=deterministic)
+            return self._to_env(self._select(arr, deterministic=deterministic), True)
         single = f"{self.obs_shape} or " if self.num_envs == 1 else ""
         raise UserError(
             f"observation of shape {arr.shape} does not fit {type(self).__name__}: expected {single}{batch}"
@@ -281,6 +336,11 @@ class BanditAgent(Agent):
 
     def save(self, path: str | Path) -> None:
         """Write config, counters, RNG state and every state array to one ``.npz`` file."""
+        with Path(path).open("wb") as fh:
+            self.write(fh)
+
+    def write(self, fh: BinaryIO) -> None:
+        """Write what :meth:`save` writes to an open binary file (``.npz`` format)."""
         meta = {
             "class": f"{type(self).__module__}:{type(self).__qualname__}",
             "config": self.config.model_dump(mode="json"),
@@ -291,11 +351,17 @@ class BanditAgent(Agent):
             "has_last_obs": self._last_obs is not None,
         }
         arrays = {k: np.asarray(getattr(self, k)) for k in self.state_keys}
+        arrays.update(self._extra_arrays())
         if self._last_obs is not None:
             arrays["_last_obs"] = np.asarray(self._last_obs)
-        path = Path(path)
-        with path.open("wb") as fh:
-            np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        """More arrays for :meth:`save` beyond :attr:`state_keys` (e.g. a wrapped agent); none by default."""
+        return {}
+
+    def _load_extra_arrays(self, data: Any) -> None:
+        """Restore what :meth:`_extra_arrays` saved, from the open ``.npz`` file."""
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> BanditAgent:
@@ -304,16 +370,63 @@ class BanditAgent(Agent):
         if not path.is_file():
             raise UserError(f"no saved agent at {path}")
         with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["__meta__"]))
-            agent = cls(env, meta["config"], seed=meta["seed"])
-            if agent.num_envs != meta["num_envs"]:
-                raise UserError(
-                    f"{path} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"
-                )
-            for key in agent.state_keys:
-                setattr(agent, key, data[key].copy())
-            if meta["has_last_obs"]:
-                agent._last_obs = data["_last_obs"].copy()
+            return cls.from_npz(data, env, where=str(path))
+
+    @classmethod
+    def from_npz(cls, data: Any, env: gym.Env | gym.vector.VectorEnv, where: str = "the file") -> BanditAgent:
+        """Rebuild an agent from the open ``.npz`` data that :meth:`write` produced."""
+        meta = json.loads(str(data["__meta__"]))
+        agent = cls(env, meta["config"], seed=meta["seed"])
+        if agent.num_envs != meta["num_envs"]:
+            raise UserError(
+                f"{where} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"
+            )
+        for key in agent.state_keys:
+            setattr(agent, key, data[key].copy())
+        agent._load_extra_arrays(data)
+        if meta["has_last_obs"]:
+            agent._last_obs = data["_last_obs"].copy()
         agent.num_timesteps = int(meta["num_timesteps"])
         agent.rng.bit_generator.state = meta["rng_state"]
         return agent
+
+
+class ConstrainedBanditAgent(BanditAgent):
+    """A bandit agent that learns from costs as well: for the stage-wise constrained envs.
+
+    The env reports the arm it sampled (``info["arm"]``: from the policy played, or the direction) and the
+    observed cost (``info["cost"]``); subclasses implement :meth:`_learn` on ``(R,)`` arrays of both.
+    :meth:`_select` returns ``(R, K)`` policies on a policy (simplex) action space, or a pair of ``(R,)``
+    directions and ``(R,)`` scales on a star-convex one.
+    """
+
+    def _constraint(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(R,)`` threshold τ and known safe cost c₀ of the env, or a one-line :class:`UserError`."""
+        if self._env_attr("tau") is None:
+            raise UserError(
+                f"{type(self).__name__} needs a stage-wise constrained env (one with env.unwrapped.tau), "
+                f"got {self.env.unwrapped}; see `rl-suite envs` for the constrained families"
+            )
+        tau = self._env_bound("auto", "tau", "tau")
+        safe = self._env_bound("auto", "safe_cost", "safe_cost")
+        return tau, safe
+
+    def _to_env(self, actions: Any, batched: bool) -> Any:
+        if isinstance(actions, tuple):
+            arms, scales = actions
+            return (arms, scales) if batched else (int(arms[0]), scales[:1].copy())
+        return actions if batched else actions[0]
+
+    def _feedback(self, obs: np.ndarray, actions: Any, rewards: np.ndarray, info: dict[str, Any]) -> None:
+        arms = np.atleast_1d(np.asarray(info["arm"], dtype=np.int64))
+        costs = np.atleast_1d(np.asarray(info["cost"], dtype=np.float64))
+        self._learn(obs, actions, arms, rewards, costs)
+
+    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        raise TypeError(f"{type(self).__name__} learns from rewards and costs: the loop calls _learn")
+
+    @abstractmethod
+    def _learn(
+        self, obs: np.ndarray, actions: Any, arms: np.ndarray, rewards: np.ndarray, costs: np.ndarray
+    ) -> None:
+        """Learn from one round: ``actions`` as selected, the ``(R,)`` arms played, rewards and costs."""

@@ -16,6 +16,7 @@ import math
 import numpy as np
 
 __all__ = [
+    "anytime_mean_radius",
     "hybrid_estimates",
     "hybrid_width_sq",
     "lin_ts_theory_scale",
@@ -25,6 +26,7 @@ __all__ = [
     "ridge_inverse",
     "rls_update",
     "sherman_morrison",
+    "stagewise_reward_inflation",
     "ucb1_index",
     "ucb_width",
 ]
@@ -376,3 +378,63 @@ def lin_ts_theory_scale(R: float, dim: int, epsilon: float, delta: float) -> flo
     if not (0.0 < epsilon < 1.0 and 0.0 < delta < 1.0 and dim >= 1):
         raise ValueError(f"need epsilon, delta in (0, 1) and dim >= 1, got {epsilon}, {delta}, {dim}")
     return float(R) * math.sqrt(24.0 / epsilon * dim * math.log(1.0 / delta))
+
+
+# --------------------------------------------------------------------------- stage-wise constraints
+def stagewise_reward_inflation(alpha_r: float | str, tau: float, safe_cost: float) -> float:
+    """The reward-radius multiplier ``α_r`` of the optimistic–pessimistic algorithms.
+
+    ``"theory"``: ``1 + 2/(τ − c₀)`` (Pacchiano et al. 2021: mixing π* with the safe action makes it
+    pessimistically feasible, and the extra optimism pays back the reward lost); ``"authors"``: ``1 + 1/τ``,
+    the value in the authors' simulation code (written for ``c₀ = 0``); a number is used as given.
+
+    Args:
+        alpha_r: ``"theory"``, ``"authors"`` or a number ``≥ 0``.
+        tau: the threshold τ.
+        safe_cost: the safe action's known cost ``c₀ < τ``.
+
+    Returns:
+        ``α_r``.
+    """
+    if alpha_r == "theory":
+        if not tau > safe_cost:
+            raise ValueError(f"the theory value needs tau > c0, got tau={tau}, c0={safe_cost}")
+        return 1.0 + 2.0 / (tau - safe_cost)
+    if alpha_r == "authors":
+        if not tau > 0:
+            raise ValueError(f"the authors' value 1 + 1/tau needs tau > 0, got {tau}")
+        return 1.0 + 1.0 / tau
+    if isinstance(alpha_r, str):
+        raise ValueError(f"alpha_r must be 'theory', 'authors' or a number, got {alpha_r!r}")
+    return float(alpha_r)
+
+
+def anytime_mean_radius(
+    counts: np.ndarray, t: np.ndarray | float, R: np.ndarray | float, delta: float
+) -> np.ndarray:
+    """Confidence radius ``R · sqrt(2 ln(2 K t² / δ) / n_a)`` of K sample means, valid at every round.
+
+    Sub-Gaussian (R) concentration of each mean plus a union bound over both tails, the K arms and the
+    rounds (``Σ_t 1/t² < 2``): with probability at least ``1 − 2δ`` every arm's mean is inside its interval
+    at every round (Lattimore & Szepesvári 2020, §5 and §7). Arms never played get ``+inf``.
+
+    Args:
+        counts: ``(..., K)`` samples per arm.
+        t: ``(...)`` the round (``≥ 1``).
+        R: sub-Gaussian constant of the noise (``(...)`` or scalar; 0.5 for values in [0, 1]).
+        delta: failure probability in (0, 1).
+
+    Returns:
+        ``(..., K)`` the radii.
+    """
+    if not 0.0 < delta < 1.0:
+        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    counts = np.asarray(counts, dtype=np.float64)
+    K = counts.shape[-1]
+    t = np.maximum(np.asarray(t, dtype=np.float64), 1.0)[..., None]
+    R = np.asarray(R, dtype=np.float64)
+    R = R[..., None] if R.ndim else R
+    with np.errstate(divide="ignore"):
+        return np.where(
+            counts > 0, R * np.sqrt(2.0 * np.log(2.0 * K * t * t / delta) / np.maximum(counts, 1.0)), np.inf
+        )

@@ -338,6 +338,13 @@ def _exponent_ci(group: Group, reps: int, random_state: int | None) -> tuple[flo
     return float(lo), float(hi)
 
 
+def _exponent_cell(row: dict[str, Any]) -> str:
+    if row["regret_exponent"] is None:
+        return "n/a (R(T) ≤ 0)"
+    lo, hi = row["regret_exponent_ci_low"], row["regret_exponent_ci_high"]
+    return f"{row['regret_exponent']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
 def summarise(group: Group, reps: int = 2000, random_state: int | None = 0) -> dict[str, Any]:
     """One table row: final regret (mean, IQM, CIs, std), exponent with CI, wall time, throughput.
 
@@ -377,6 +384,10 @@ def summarise(group: Group, reps: int = 2000, random_state: int | None = 0) -> d
         "wall_time_s_mean": float(walls.mean()),
         "steps_per_s": float(steps_done / walls.sum()) if walls.sum() > 0 else None,
     }
+    if final.mean() <= 0:
+        # A log-log slope needs positive regret; R(T) <= 0 means the agent beat the comparator (an
+        # infeasible agent on a constrained env), and no exponent is reported.
+        row.update(regret_exponent=None, regret_exponent_ci_low=None, regret_exponent_ci_high=None)
     if group.violations is not None and group.violation_amount is not None:
         vlo, vhi = bootstrap_ci(group.violations, mean, reps, random_state=random_state)
         alo, ahi = bootstrap_ci(group.violation_amount, mean, reps, random_state=random_state)
@@ -448,8 +459,7 @@ def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statis
                 _with_ci(r, "final_regret_mean", "final_regret_ci_low", "final_regret_ci_high"),
                 _with_ci(r, "final_regret_iqm", "final_regret_iqm_ci_low", "final_regret_iqm_ci_high"),
                 _fmt(r["final_regret_std"]),
-                f"{r['regret_exponent']:.2f} [{r['regret_exponent_ci_low']:.2f}, "
-                f"{r['regret_exponent_ci_high']:.2f}]",
+                _exponent_cell(r),
                 _fmt(r["wall_time_s_mean"]),
                 _fmt(r["steps_per_s"]),
             ]

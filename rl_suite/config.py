@@ -122,7 +122,8 @@ class SweepConfig(BaseModel):
     envs: list[EnvSection] = Field(min_length=1)
     """Envs of the grid."""
     agents: list[AgentSection] = Field(min_length=1)
-    """Agents of the grid."""
+    """Agents of the grid. An entry may carry ``label:`` to name it in comparisons (needed when the same
+    agent appears twice with different settings); the other keys are the agent's settings."""
     seeds: list[int] | str = "0-4"
     """Seeds: a list, or a range string such as ``0-9`` or ``0,3,5``."""
     total_steps: int = Field(10_000, ge=1)
@@ -145,6 +146,12 @@ class SweepConfig(BaseModel):
         wandb = self.wandb.model_copy()
         if wandb.group is None:
             wandb.group = self.name
+        labelled = []
+        for agent in self.agents:
+            settings = agent.settings
+            label = settings.pop("label", None)
+            section = AgentSection(name=agent.name, **settings)
+            labelled.append((section, None if label is None else str(label)))
         return [
             RunConfig(
                 env=env,
@@ -154,11 +161,12 @@ class SweepConfig(BaseModel):
                 out=out,
                 device=self.device,
                 checkpoint_every=self.checkpoint_every,
+                label=label,
                 track=self.track,
                 wandb=wandb,
             )
             for env in self.envs
-            for agent in self.agents
+            for agent, label in labelled
             for seed in seeds
         ]
 

@@ -20,8 +20,11 @@ NAMESPACE = "rl_suite"
 #: Env families. Agents declare which of these they support.
 LINEAR_BANDIT = "linear_bandit"
 MULTI_ARMED_BANDIT = "multi_armed_bandit"
+CONSTRAINED_MAB = "constrained_mab"
+CONSTRAINED_LINEAR = "constrained_linear"
+SAFE_LINEAR = "safe_linear"
 #: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
-CONSTRAINED_FAMILIES: tuple[str, ...] = ()
+CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 
 @dataclass(frozen=True)
@@ -66,15 +69,40 @@ ENVS: tuple[EnvEntry, ...] = (
         summary="K-armed stochastic bandit with Bernoulli or Gaussian arms",
         reference="Lattimore & Szepesvári 2020, ch. 4",
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/ConstrainedMAB-v0",
+        entry_point="rl_suite.envs.constrained.multi_armed:ConstrainedMAB",
+        vector_entry_point="rl_suite.envs.constrained.multi_armed:ConstrainedMABVectorEnv",
+        family=CONSTRAINED_MAB,
+        summary="Multi-armed bandit with a stage-wise expected-cost constraint; the action is a policy",
+        reference="Pacchiano et al. 2021",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/StagewiseConstrainedLinearBandit-v0",
+        entry_point="rl_suite.envs.constrained.linear:StagewiseConstrainedLinearBandit",
+        vector_entry_point="rl_suite.envs.constrained.linear:StagewiseConstrainedLinearBanditVectorEnv",
+        family=CONSTRAINED_LINEAR,
+        summary="Contextual linear bandit with linear costs, constrained in expectation every round",
+        reference="Pacchiano et al. 2021, 2024",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/SafeLinearBandit-v0",
+        entry_point="rl_suite.envs.constrained.safe_linear:SafeLinearBandit",
+        vector_entry_point="rl_suite.envs.constrained.safe_linear:SafeLinearBanditVectorEnv",
+        family=SAFE_LINEAR,
+        summary="Linear bandit on a star-convex action set; the played action's cost must stay under tau",
+        reference="Pacchiano et al. 2024; Amani et al. 2019",
+    ),
 )
 
 _SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT)
+_CONSTRAINED = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 AGENTS: tuple[AgentEntry, ...] = (
     AgentEntry(
         "linucb",
         "rl_suite.agents.linucb:LinUCB",
-        (LINEAR_BANDIT,),
+        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "LinUCB with disjoint linear models (Sherman-Morrison updates)",
         "Li et al. 2010, Alg. 1",
     ),
@@ -88,37 +116,65 @@ AGENTS: tuple[AgentEntry, ...] = (
     AgentEntry(
         "oful",
         "rl_suite.agents.oful:OFUL",
-        (LINEAR_BANDIT,),
+        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "OFUL: optimism with the theoretical self-normalised confidence radius",
         "Abbasi-Yadkori et al. 2011",
     ),
     AgentEntry(
         "lin-ts",
         "rl_suite.agents.lin_ts:LinTS",
-        (LINEAR_BANDIT,),
+        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "Linear Thompson sampling (Gaussian posterior, scale v)",
         "Agrawal & Goyal 2013",
     ),
     AgentEntry(
         "epsilon-greedy",
         "rl_suite.agents.epsilon_greedy:EpsilonGreedy",
-        (LINEAR_BANDIT, MULTI_ARMED_BANDIT),
+        (LINEAR_BANDIT, MULTI_ARMED_BANDIT, *_CONSTRAINED),
         "epsilon-greedy on ridge estimates (sample means on the multi-armed env)",
         "Sutton & Barto 2018, §2.2",
     ),
     AgentEntry(
         "ucb1",
         "rl_suite.agents.ucb1:UCB1",
-        (MULTI_ARMED_BANDIT,),
+        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB),
         "UCB1 index policy",
         "Auer, Cesa-Bianchi & Fischer 2002",
     ),
     AgentEntry(
         "bernoulli-ts",
         "rl_suite.agents.bernoulli_ts:BernoulliTS",
-        (MULTI_ARMED_BANDIT,),
+        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB),
         "Thompson sampling with Beta posteriors (Bernoulli rewards)",
         "Thompson 1933; Agrawal & Goyal 2012",
+    ),
+    AgentEntry(
+        "opb",
+        "rl_suite.agents.opb:OPB",
+        (CONSTRAINED_MAB,),
+        "Optimistic-pessimistic bandit: exact two-arm LP on optimistic rewards, pessimistic costs",
+        "Pacchiano et al. 2021",
+    ),
+    AgentEntry(
+        "oplb",
+        "rl_suite.agents.oplb:OPLB",
+        (CONSTRAINED_LINEAR,),
+        "Optimistic-pessimistic linear bandit (in-expectation constraint, known safe action)",
+        "Pacchiano et al. 2021",
+    ),
+    AgentEntry(
+        "safe-linucb",
+        "rl_suite.agents.safe_linucb:SafeLinUCB",
+        (SAFE_LINEAR,),
+        "Safe LinUCB: pessimistic scaling of every direction, optimistic choice (high probability)",
+        "Pacchiano et al. 2024; Amani et al. 2019",
+    ),
+    AgentEntry(
+        "lagrangian",
+        "rl_suite.agents.lagrangian:Lagrangian",
+        _CONSTRAINED,
+        "Primal-dual wrapper: any bandit agent on r - lambda*c, dual ascent on lambda",
+        "Paternain et al. 2019; Efroni et al. 2020",
     ),
     AgentEntry(
         "ppo",

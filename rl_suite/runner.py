@@ -271,12 +271,13 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
                     {"steps": env.total_steps, "recorder": env.counters(), "wall_time_s": wall},
                 )
                 _update_summary(summary, env, wall)
+                _agent_diagnostics(summary, tracker, agent, env.total_steps)
                 write_json(run_dir / SUMMARY, summary)
                 if progress is not None:
                     progress.advance(env.total_steps - before)
             summary["status"] = "completed"
             full = np.concatenate(curve) if curve else np.zeros(0)
-            if full.size >= 2:
+            if full.size >= 2 and full[-1] > 0:  # no log-log slope for R(T) <= 0
                 summary["regret_exponent"] = fit_regret_exponent(full)
         except (KeyboardInterrupt, RunInterrupted):
             summary["status"] = "interrupted"
@@ -325,6 +326,16 @@ def _update_summary(summary: dict[str, Any], env: RegretRecorder, wall: float) -
     )
     if "violations" in summary:
         summary.update(violations=env.violations, violation_amount=env.violation_amount)
+
+
+def _agent_diagnostics(summary: dict[str, Any], tracker: Tracker, agent: Any, step: int) -> None:
+    """Copy an agent's ``diagnostics()`` (if it has one) into the summary and the tracker."""
+    diagnostics = getattr(agent, "diagnostics", None)
+    if not callable(diagnostics):
+        return
+    values = {k: float(v) for k, v in diagnostics().items()}
+    summary["agent_diagnostics"] = values
+    tracker.log({"t": step, **{f"agent/{k}": v for k, v in values.items()}})
 
 
 def _track_rows(tracker: Tracker, rows: np.ndarray, stride: int) -> None:

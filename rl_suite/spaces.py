@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 from rl_suite.errors import UserError
@@ -38,3 +39,132 @@ def discrete_actions(actions: Any, n: int, num_envs: int) -> np.ndarray:
     if bad.any():
         raise UserError(f"action {int(a[bad][0])} is outside Discrete({n}): expected integers in [0, {n})")
     return a.astype(np.int64, copy=False)
+
+
+#: How far a probability vector's sum may stray from 1 (float round-off of a policy computed upstream).
+SIMPLEX_ATOL = 1e-6
+
+
+class Simplex(gym.spaces.Box):
+    """The probability simplex over ``n`` items, as a ``Box(0, 1, (n,), float64)`` whose points sum to 1.
+
+    ``sample()`` draws uniformly from the simplex (Dirichlet(1, …, 1)), so Gymnasium's ``check_env`` and
+    random rollouts play valid policies; ``contains`` also checks the sum. Batched (``batch_space``) it is a
+    plain ``Box`` of shape ``(R, n)``.
+    """
+
+    def __init__(self, n: int, seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(low=0.0, high=1.0, shape=(int(n),), dtype=np.float64, seed=seed)
+        self.n = int(n)
+
+    def sample(self, mask: None = None, probability: None = None) -> np.ndarray:
+        """A point drawn uniformly from the simplex."""
+        return self.np_random.dirichlet(np.ones(self.n))
+
+    def contains(self, x: Any) -> bool:
+        """Whether ``x`` is a length-``n`` vector of non-negative numbers summing to 1 (within 1e-6)."""
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(
+            arr.shape == self.shape
+            and np.isfinite(arr).all()
+            and (arr >= 0).all()
+            and abs(arr.sum() - 1.0) <= SIMPLEX_ATOL
+        )
+
+    def __repr__(self) -> str:
+        return f"Simplex({self.n})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Simplex) and other.n == self.n
+
+
+def simplex_actions(actions: Any, n: int, num_envs: int | None = None) -> np.ndarray:
+    """Validate probability vectors over ``n`` arms and return them as float64, renormalised exactly.
+
+    Args:
+        actions: One vector of length ``n`` (``num_envs=None``) or ``(num_envs, n)`` vectors.
+        n: Number of arms.
+        num_envs: Number of streams of a vector env, or ``None`` for a single env.
+
+    Returns:
+        ``(1, n)`` for a single vector (the R = 1 batch) or ``(num_envs, n)``: non-negative rows summing to 1.
+
+    Raises:
+        UserError: wrong shape, a non-finite or negative entry, or a row whose sum is not 1 within
+            :data:`SIMPLEX_ATOL` — the message names the value.
+    """
+    shape = (n,) if num_envs is None else (num_envs, n)
+    try:
+        arr = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"action {actions!r} is not a probability vector over {n} arms") from None
+    if arr.shape != shape:
+        raise UserError(
+            f"action of shape {arr.shape} is outside Simplex({n}): expected a probability vector "
+            f"of shape {shape}"
+        )
+    arr = arr.reshape(-1, n)
+    if not np.isfinite(arr).all():
+        raise UserError(f"action {arr.tolist()} has non-finite entries; expected a probability vector")
+    if (arr < 0).any():
+        row, col = np.argwhere(arr < 0)[0]
+        raise UserError(
+            f"action has a negative probability {arr[row, col]:.6g} at arm {col}; "
+            f"expected a probability vector over {n} arms"
+        )
+    sums = arr.sum(axis=1)
+    bad = np.abs(sums - 1.0) > SIMPLEX_ATOL
+    if bad.any():
+        raise UserError(
+            f"action probabilities sum to {sums[bad][0]:.6g}, not 1 (tolerance {SIMPLEX_ATOL:g}); "
+            f"expected a probability vector over {n} arms"
+        )
+    return arr / sums[:, None]
+
+
+def scaled_direction_actions(
+    actions: Any, n: int, num_envs: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate ``(direction, scale)`` actions of a star-convex action set.
+
+    Args:
+        actions: ``(k, γ)`` with ``k`` an integer in ``[0, n)`` and ``γ`` a number (or size-1 array) in
+            ``[0, 1]``; for ``num_envs=R`` a pair of ``(R,)`` integers and ``(R,)`` / ``(R, 1)`` scales.
+        n: Number of directions.
+        num_envs: Number of streams, or ``None`` for a single env.
+
+    Returns:
+        ``(directions, scales)`` as ``(R,)`` int64 and ``(R,)`` float64 arrays (R = 1 for a single env).
+
+    Raises:
+        UserError: not a pair, a direction outside ``[0, n)`` or a scale outside ``[0, 1]``.
+    """
+    what = f"Tuple(Discrete({n}), Box(0, 1, (1,)))"
+    if not isinstance(actions, (tuple, list)) or len(actions) != 2:
+        raise UserError(f"action {actions!r} is outside {what}: expected a pair (direction, scale)")
+    k, gamma = actions
+    if num_envs is None:
+        k = np.array([discrete_action(k, n)])
+        try:
+            g = np.asarray(gamma, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise UserError(f"scale {gamma!r} is not a number in [0, 1]") from None
+        if g.size != 1:
+            raise UserError(f"scale {gamma!r} is outside Box(0, 1, (1,)): expected one number in [0, 1]")
+    else:
+        k = discrete_actions(k, n, num_envs)
+        try:
+            g = np.asarray(gamma, dtype=np.float64).reshape(-1)
+        except (TypeError, ValueError):
+            raise UserError(f"scales {gamma!r} are not numbers in [0, 1]") from None
+        if g.size != num_envs:
+            raise UserError(f"got {g.size} scales for {num_envs} sub-envs")
+    bad = ~np.isfinite(g) | (g < 0) | (g > 1)
+    if bad.any():
+        raise UserError(
+            f"scale {float(g[bad][0]):.6g} is outside [0, 1] (0 is the safe action, 1 the full direction)"
+        )
+    return k.astype(np.int64, copy=False), g

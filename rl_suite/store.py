@@ -7,7 +7,8 @@ Layout (a documented public format; see README "The run store")::
       metrics.csv     per-step rows (step, episode, reward, regret, cumulative_regret[, cost, violation]),
                       appended in chunks; a kill can at worst leave one partial last line, which readers drop
       summary.json    written atomically; top-level status, env_id, agent, seed, total_steps,
-                      steps_done, cumulative_regret, wall_time_s (+ violations, violation_amount)
+                      steps_done, cumulative_regret, wall_time_s (+ violations, violation_amount;
+                      + agent_diagnostics for agents that report them, e.g. the Lagrangian wrapper)
       checkpoint/     agent + env state at the last checkpoint, for ``rl-suite train --resume``
 
 ``status`` is ``running`` while the writer is alive, then ``completed``, ``interrupted`` or ``failed``.

@@ -207,3 +207,45 @@ def test_sweep_skips_completed_runs(capsys: pytest.CaptureFixture[str], tmp_path
     code, stdout, err = cli(capsys, "sweep", str(sweep), "--set", "seeds=0-2")
     assert code == 0, err
     assert "2 completed, 4 skipped" in stdout
+
+
+def test_constrained_sweep_then_compare_shows_violations(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, yaml_file
+) -> None:
+    out = tmp_path / "runs"
+    sweep = yaml_file(
+        "name: c\ntotal_steps: 1500\nseeds: 0-1\n"
+        f"out: {out}\n"
+        "envs:\n  - id: rl_suite/ConstrainedMAB-v0\n    instance_seed: 10\n    reward_noise: gaussian\n"
+        "agents:\n  - name: opb\n  - name: opb\n    label: opb-theory\n    alpha_r: theory\n"
+        "  - name: ucb1\n    c: 0.2\n  - name: lagrangian\n"
+    )
+    code, _, err = cli(capsys, "sweep", str(sweep), "--workers", "1")
+    assert code == 0, err
+    runs = find_runs([out])
+    assert sorted({r.label for r in runs}) == ["lagrangian", "opb", "opb-theory", "ucb1"]
+    lagrangian = next(r for r in runs if r.label == "lagrangian")
+    assert set(lagrangian.summary["agent_diagnostics"]) >= {
+        "last_iterate_violation",
+        "averaged_iterate_violation",
+    }
+    report = tmp_path / "report"
+    code, _, err = cli(capsys, "compare", str(out), "--out", str(report))
+    assert code == 0, err
+    rows = {r["agent"]: r for r in json.loads((report / "report.json").read_text())["rows"]}
+    assert rows["opb"]["violations_mean"] == 0 == rows["opb-theory"]["violations_mean"]
+    assert rows["ucb1"]["violations_mean"] > 1000 and rows["ucb1"]["final_regret_mean"] < 0
+    assert rows["ucb1"]["regret_exponent"] is None
+    table = (report / "table.md").read_text()
+    assert "violating steps [95% CI]" in table and "n/a (R(T) ≤ 0)" in table
+    assert "constraint violations" in (report / "regret.svg").read_text()
+
+
+def test_solve_constrained_envs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, stdout, err = cli(capsys, "solve", "rl_suite/ConstrainedMAB-v0", "--set", "preset=paper4arm")
+    assert code == 0, err
+    assert json.loads(stdout)["optimal_value_per_round"] == pytest.approx(0.7)
+    code, _, err = cli(
+        capsys, "solve", "rl_suite/ConstrainedMAB-v0", "--set", "preset=paper4arm", "--set", "tau=0"
+    )
+    assert_one_line_error(code, err, r"tau=0 must exceed the cost of the known safe action")

@@ -13,7 +13,7 @@ from rl_suite.sweep import load_sweep
 CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 PRESETS = sorted(CONFIGS.glob("*.yaml"))
 SWEEPS = sorted((CONFIGS / "sweeps").glob("*.yaml"))
-FAMILY_SLUG = {registry.LINEAR_BANDIT: "linear_bandit", registry.MULTI_ARMED_BANDIT: "multi_armed_bandit"}
+FAMILIES = {e.family for e in registry.ENVS}
 
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.name for p in PRESETS])
@@ -23,7 +23,7 @@ def test_preset_resolves(path: Path) -> None:
     cfg = resolve(data)
     agent, family = path.stem.split("__")
     assert cfg.agent.name == agent
-    assert FAMILY_SLUG[registry.env_entry(cfg.env.id).family] == family
+    assert registry.env_entry(cfg.env.id).family == family
     assert seeds
 
 
@@ -31,8 +31,8 @@ def test_every_pairing_has_a_preset() -> None:
     names = {p.stem for p in PRESETS}
     for agent in registry.AGENTS:
         for family in agent.families:
-            if family in FAMILY_SLUG:
-                assert f"{agent.name}__{FAMILY_SLUG[family]}" in names
+            assert family in FAMILIES
+            assert f"{agent.name}__{family}" in names
 
 
 @pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])

@@ -16,6 +16,7 @@ from gymnasium.utils.env_checker import check_env
 import rl_suite
 from rl_suite import registry
 from rl_suite.errors import UserError
+from rl_suite.spaces import Simplex
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_IDS = sorted(i for i in gym.registry if i.startswith(f"{registry.NAMESPACE}/"))
@@ -69,10 +70,17 @@ def test_same_seed_same_trajectory(env_id: str) -> None:
 def test_every_step_reports_exact_regret(env_id: str) -> None:
     env = gym.make(env_id)
     env.reset(seed=0)
+    constrained = registry.env_entry(env_id).family in registry.CONSTRAINED_FAMILIES
     for _ in range(20):
         _, _, _, _, info = env.step(env.action_space.sample())
-        assert info["regret"] >= 0.0
         assert "optimal_value" in info
+        if constrained:
+            # Only an infeasible play can beat the best feasible one.
+            assert info["violation"] >= 0.0
+            assert info["violation"] > 0.0 or info["regret"] >= -1e-12
+            assert {"cost", "expected_cost", "optimal_cost", "arm"} <= info.keys()
+        else:
+            assert info["regret"] >= 0.0
     env.close()
 
 
@@ -80,11 +88,27 @@ def test_every_step_reports_exact_regret(env_id: str) -> None:
 def test_action_outside_space_is_one_clear_error(env_id: str) -> None:
     env = gym.make(env_id)
     env.reset(seed=0)
-    n = env.action_space.n
-    with pytest.raises(UserError, match=rf"outside Discrete\({n}\)"):
-        env.step(n)
-    with pytest.raises(UserError, match="outside"):
-        env.step(-1)
+    space = env.action_space
+    if isinstance(space, gym.spaces.Discrete):
+        n = space.n
+        with pytest.raises(UserError, match=rf"outside Discrete\({n}\)"):
+            env.step(n)
+        with pytest.raises(UserError, match="outside"):
+            env.step(-1)
+    elif isinstance(space, Simplex):
+        with pytest.raises(UserError, match="sum to 2"):
+            env.step(2 * space.sample())
+        with pytest.raises(UserError, match=r"negative probability -0.5"):
+            env.step(np.r_[-0.5, 1.5, np.zeros(space.n - 2)])
+        with pytest.raises(UserError, match="outside Simplex"):
+            env.step(np.ones(space.n + 1) / (space.n + 1))
+    else:
+        assert isinstance(space, gym.spaces.Tuple)
+        n = space[0].n
+        with pytest.raises(UserError, match=rf"outside Discrete\({n}\)"):
+            env.step((n, np.ones(1)))
+        with pytest.raises(UserError, match=r"scale 1.5 is outside"):
+            env.step((0, np.array([1.5])))
 
 
 def _run_outside_repo(code: str, tmp_path: Path) -> subprocess.CompletedProcess:

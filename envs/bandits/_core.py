@@ -148,13 +148,20 @@ class BanditEnv(gym.Env[ObsT, int]):
     n_arms: int
     horizon: int
 
-    def _setup(self, core: BanditCore, horizon: Any, observation_space: gym.Space[Any]) -> None:
+    def _setup(
+        self,
+        core: BanditCore,
+        horizon: Any,
+        observation_space: gym.Space[Any],
+        action_space: gym.Space[Any] | None = None,
+        step_normals: int = 1,
+    ) -> None:
         self.core = core
         self.n_arms = core.n_arms
         self.horizon = check_int("horizon", horizon, 1)
         self.observation_space = observation_space
-        self.action_space = gym.spaces.Discrete(core.n_arms)
-        self._draw_shape = (1, 1 + core.context_normals)
+        self.action_space = gym.spaces.Discrete(core.n_arms) if action_space is None else action_space
+        self._draw_shape = (1, step_normals + core.context_normals)
         self._t = 0
         self._means: np.ndarray | None = None
         self._best = 0.0
@@ -321,8 +328,13 @@ class BanditVectorEnv(gym.vector.VectorEnv):
             "expected_reward": means,
             "optimal_action": self._opt,
         }
+        return self._end_step(self._observe(z[:, 1:]), rewards, info)
+
+    def _end_step(
+        self, obs: np.ndarray, rewards: np.ndarray, info: dict[str, Any]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
+        """Count the round and, at the horizon, autoreset every stream in the same step (``SAME_STEP``)."""
         self._t += 1
-        obs = self._observe(z[:, 1:])
         done = self._t >= self.horizon
         truncated = np.full(self.num_envs, done)
         if done:

@@ -1,0 +1,1 @@
+"""Bandits with stage-wise constraints: constrained multi-armed, in-expectation linear and safe linear."""
