@@ -210,6 +210,13 @@ class BanditAgent(Agent):
         keys = np.where(ties, self.rng.random(scores.shape), -1.0)
         return keys.argmax(axis=1)
 
+    def _sample(self, p: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """One arm per stream from the ``(R, K)`` distributions ``p`` (the mode when ``deterministic``)."""
+        if deterministic:
+            return p.argmax(axis=1)
+        u = self.rng.random((p.shape[0], 1))
+        return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
+
     def _arm_index(self, actions: np.ndarray) -> tuple[Any, Any]:
         """Index ``(streams, arms)`` of each stream's chosen arm into ``(R, K, ...)`` state arrays.
 
@@ -257,6 +264,8 @@ class BanditAgent(Agent):
     def _require_context_free(self) -> None:
         """A one-line :class:`UserError` unless observations carry no context (a ``Discrete(1)`` space)."""
         space = self.observation_space
+        if self._env_attr("context_is_side_information"):
+            return  # the env's context may be ignored (e.g. the solver-tuning envs)
         if not (isinstance(space, gym.spaces.Discrete) and space.n == 1):
             raise UserError(
                 f"{type(self).__name__} is for context-free bandits (Discrete(1) observations, as "

@@ -17,8 +17,11 @@ import numpy as np
 
 __all__ = [
     "anytime_mean_radius",
+    "chebyshev_features",
+    "exp3_probabilities",
     "hybrid_estimates",
     "hybrid_width_sq",
+    "inverse_gap_weighting",
     "lin_ts_theory_scale",
     "linucb_theory_alpha",
     "oful_radius_closed",
@@ -27,6 +30,7 @@ __all__ = [
     "rls_update",
     "sherman_morrison",
     "stagewise_reward_inflation",
+    "tsallis_inf_probabilities",
     "ucb1_index",
     "ucb_width",
 ]
@@ -438,3 +442,102 @@ def anytime_mean_radius(
         return np.where(
             counts > 0, R * np.sqrt(2.0 * np.log(2.0 * K * t * t / delta) / np.maximum(counts, 1.0)), np.inf
         )
+
+
+# --------------------------------------------------------------------------- adversarial / loss-based
+def tsallis_inf_probabilities(losses: np.ndarray, eta: np.ndarray | float, tol: float = 1e-12) -> np.ndarray:
+    """½-Tsallis-INF's sampling distribution ``p_i = 4 (η (L̂_i − x))⁻²`` with ``Σ p_i = 1``.
+
+    Zimmert & Seldin, "Tsallis-INF: An Optimal Algorithm for Stochastic and Adversarial Bandits", JMLR
+    2021, Alg. 1 with α = ½. The normaliser ``x < min L̂`` solves ``f(x) = Σ_i 4(η(L̂_i − x))⁻² − 1 = 0``
+    by Newton's method from ``x₀ = min L̂ − 2/η``, where the smallest term is exactly 1 so ``f(x₀) ≥ 0``;
+    ``f`` is increasing and convex on ``x < min L̂``, so the iterates increase monotonically to the root
+    (the robust start of bandit spec §7.2).
+
+    Args:
+        losses: ``(..., K)`` cumulative importance-weighted loss estimates ``L̂``.
+        eta: ``(...)`` or scalar learning rate ``η > 0``.
+        tol: stop when every ``|Σ p − 1| ≤ tol``.
+
+    Returns:
+        ``(..., K)`` probabilities summing to 1.
+    """
+    L = np.asarray(losses, dtype=np.float64)
+    eta_arr = np.asarray(eta, dtype=np.float64)[..., None] if np.ndim(eta) else float(eta)
+    x = L.min(axis=-1, keepdims=True) - 2.0 / eta_arr
+    for _ in range(100):
+        gap = L - x  # > 0
+        p = 4.0 / (eta_arr * gap) ** 2
+        f = p.sum(axis=-1, keepdims=True) - 1.0
+        if np.all(np.abs(f) <= tol):
+            break
+        fprime = (2.0 * p / gap).sum(axis=-1, keepdims=True)  # d/dx of 4 (η (L − x))⁻²
+        x = x - f / fprime
+    gap = L - x
+    p = 4.0 / (eta_arr * gap) ** 2
+    return p / p.sum(axis=-1, keepdims=True)
+
+
+def exp3_probabilities(losses: np.ndarray, eta: np.ndarray | float, gamma: float = 0.0) -> np.ndarray:
+    """EXP3's distribution ``(1 − γ)·softmax(−η L̂) + γ/K`` (Auer, Cesa-Bianchi, Freund & Schapire 2002).
+
+    Args:
+        losses: ``(..., K)`` cumulative importance-weighted loss estimates.
+        eta: ``(...)`` or scalar learning rate.
+        gamma: uniform exploration mixed in, in [0, 1].
+
+    Returns:
+        ``(..., K)`` probabilities.
+    """
+    L = np.asarray(losses, dtype=np.float64)
+    eta_arr = np.asarray(eta, dtype=np.float64)[..., None] if np.ndim(eta) else float(eta)
+    z = -eta_arr * (L - L.min(axis=-1, keepdims=True))
+    w = np.exp(z)
+    p = w / w.sum(axis=-1, keepdims=True)
+    return (1.0 - gamma) * p + gamma / L.shape[-1]
+
+
+def chebyshev_features(context: np.ndarray, low: float, high: float, degree: int) -> np.ndarray:
+    """Chebyshev polynomials ``T_0 … T_{degree−1}`` of the context mapped from ``[low, high]`` to ``[−1, 1]``.
+
+    The features of ChebCB (Khodak et al. 2024, bandit spec §7.3); contexts outside the range are clipped.
+
+    Args:
+        context: ``(...)`` scalar contexts.
+        low: lower end of the context range.
+        high: upper end (``> low``).
+        degree: number of polynomials ``m ≥ 1``.
+
+    Returns:
+        ``(..., degree)`` features (``T_0 = 1``, ``T_1 = u``, ``T_{k+1} = 2u T_k − T_{k−1}``).
+    """
+    u = np.clip(2.0 * (np.asarray(context, dtype=np.float64) - low) / (high - low) - 1.0, -1.0, 1.0)
+    out = np.empty((*u.shape, degree))
+    out[..., 0] = 1.0
+    if degree > 1:
+        out[..., 1] = u
+    for k in range(2, degree):
+        out[..., k] = 2.0 * u * out[..., k - 1] - out[..., k - 2]
+    return out
+
+
+def inverse_gap_weighting(predicted_loss: np.ndarray, gamma: np.ndarray | float) -> np.ndarray:
+    """SquareCB's inverse-gap weighting over predicted losses (Foster & Rakhlin, ICML 2020).
+
+    ``p_i = 1 / (K + γ (ŷ_i − ŷ_{i*}))`` for ``i ≠ i* = argmin ŷ`` and the rest of the mass on ``i*``.
+
+    Args:
+        predicted_loss: ``(..., K)`` predicted losses ŷ.
+        gamma: ``(...)`` or scalar exploitation strength ``γ ≥ 0``.
+
+    Returns:
+        ``(..., K)`` probabilities.
+    """
+    y = np.asarray(predicted_loss, dtype=np.float64)
+    K = y.shape[-1]
+    g = np.asarray(gamma, dtype=np.float64)[..., None] if np.ndim(gamma) else float(gamma)
+    best = y.argmin(axis=-1)
+    p = 1.0 / (K + g * (y - y.min(axis=-1, keepdims=True)))
+    np.put_along_axis(p, best[..., None], 0.0, axis=-1)
+    np.put_along_axis(p, best[..., None], 1.0 - p.sum(axis=-1, keepdims=True), axis=-1)
+    return p

@@ -26,6 +26,10 @@ class UCB1Config(AgentConfig):
     c: float = Field(1.0, ge=0.0)
     """Scale c ≥ 0 of the bonus ``sqrt(2 ln t / n_a)``: 1 for rewards in [0, 1] (the paper); ``2σ`` for
     Gaussian rewards of noise sd σ."""
+    normalise: bool = False
+    """Measure rewards in units of their running mean magnitude: the index becomes
+    ``μ̂_a/s + c·sqrt(2 ln t/n_a)`` with ``s`` = mean |reward| so far — UCB1 on normalised costs (e.g. the
+    iteration counts of the solver-tuning envs, whose rewards are ``−iterations``)."""
     tie_breaking: Literal["random", "first"] = "random"
     """Among arms with exactly equal indices (e.g. the unplayed arms at the start) pick uniformly at random
     or the lowest index."""
@@ -43,17 +47,21 @@ class UCB1(BanditAgent):
 
     Config = UCB1Config
     config: UCB1Config
-    state_keys = ("means", "counts")
+    state_keys = ("means", "counts", "abs_reward_sum")
 
     def _init_state(self) -> None:
         self._require_context_free()
         self.means = np.zeros((self.num_envs, self.n_arms))
         self.counts = np.zeros((self.num_envs, self.n_arms))
+        self.abs_reward_sum = np.zeros(self.num_envs)
 
     def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
         # ALGO LOGIC: unplayed arms first (index +inf), then the largest upper confidence index.
         t = self.counts.sum(axis=1)
-        scores = ucb1_index(self.means, self.counts, t, self.config.c)
+        means = self.means
+        if self.config.normalise:
+            means = means / np.maximum(self.abs_reward_sum / np.maximum(t, 1.0), 1e-12)[:, None]
+        scores = ucb1_index(means, self.counts, t, self.config.c)
         return self._argmax(scores, self.config.tie_breaking)
 
     def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
@@ -61,3 +69,4 @@ class UCB1(BanditAgent):
         idx = self._arm_index(actions)
         self.counts[idx] += 1.0
         self.means[idx] += (rewards[idx[0]] - self.means[idx]) / self.counts[idx]
+        self.abs_reward_sum += np.abs(rewards)

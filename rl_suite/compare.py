@@ -70,6 +70,9 @@ VIOLATION_COLUMNS = (
     "violation_amount_ci_low",
     "violation_amount_ci_high",
 )
+#: Run totals an env reports in ``summary.json`` (the solver-tuning envs' iterations and ratios); each gets
+#: ``_mean``, ``_ci_low`` and ``_ci_high`` columns when every run of a group has it.
+RUN_TOTALS = ("total_iterations", "ratio_to_best_fixed", "ratio_to_instance_optimal")
 #: Trailing bookkeeping columns: how many runs were longer than ``steps`` and cut, and the longest length.
 EXTRA_COLUMNS = ("truncated_runs", "steps_longest")
 
@@ -399,6 +402,14 @@ def summarise(group: Group, reps: int = 2000, random_state: int | None = 0) -> d
             violation_amount_ci_low=float(alo),
             violation_amount_ci_high=float(ahi),
         )
+    for key in RUN_TOTALS:
+        values = [r.summary.get(key) for r in group.runs]
+        if all(isinstance(v, (int, float)) for v in values):
+            x = np.asarray(values, dtype=np.float64)
+            lo, hi = bootstrap_ci(x, mean, reps, random_state=random_state)
+            row.update(
+                {f"{key}_mean": float(x.mean()), f"{key}_ci_low": float(lo), f"{key}_ci_high": float(hi)}
+            )
     row["truncated_runs"] = int(sum(n > group.steps for n in group.lengths))
     row["steps_longest"] = int(max(group.lengths))
     return row
@@ -431,11 +442,22 @@ def _with_ci(row: dict[str, Any], key: str, low: str, high: str) -> str:
     return f"{_fmt(point)} [{_fmt(row.get(low), point)}, {_fmt(row.get(high), point)}]"
 
 
+def _total_cell(row: dict[str, Any], key: str) -> str:
+    """A run-total cell: ratios with three decimals, counts as integers; ``-`` where the group lacks it."""
+    if f"{key}_mean" not in row:
+        return "-"
+    point, lo, hi = row[f"{key}_mean"], row[f"{key}_ci_low"], row[f"{key}_ci_high"]
+    if key.startswith("ratio"):
+        return f"{point:.3f} [{lo:.3f}, {hi:.3f}]"
+    return f"{point:,.0f} [{lo:,.0f}, {hi:,.0f}]"
+
+
 def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statistic: str) -> str:
     out = io.StringIO()
     for env_id in sorted({r["env_id"] for r in rows}):
         env_rows = [r for r in rows if r["env_id"] == env_id]
         constrained = any("violations_mean" in r for r in env_rows)
+        totals = [k for k in RUN_TOTALS if any(f"{k}_mean" in r for r in env_rows)]
         out.write(f"### {env_id}\n\n")
         head = [
             "agent",
@@ -450,6 +472,7 @@ def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statis
         ]
         if constrained:
             head += ["violating steps [95% CI]", "violation amount [95% CI]"]
+        head += [f"{k.replace('_', ' ')} [95% CI]" for k in totals]
         out.write("| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n")
         for r in sorted(env_rows, key=lambda r: (r["final_regret_mean"], r["agent"])):
             cells = [
@@ -470,6 +493,7 @@ def _markdown(rows: list[dict[str, Any]], skipped: list[tuple[str, str]], statis
                         r, "violation_amount_mean", "violation_amount_ci_low", "violation_amount_ci_high"
                     ),
                 ]
+            cells += [_total_cell(r, k) for k in totals]
             out.write("| " + " | ".join(cells) + " |\n")
         cut = [r for r in env_rows if r["truncated_runs"]]
         if cut:

@@ -23,6 +23,7 @@ MULTI_ARMED_BANDIT = "multi_armed_bandit"
 CONSTRAINED_MAB = "constrained_mab"
 CONSTRAINED_LINEAR = "constrained_linear"
 SAFE_LINEAR = "safe_linear"
+SOLVER_TUNING = "solver_tuning"
 #: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
 CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
@@ -93,6 +94,20 @@ ENVS: tuple[EnvEntry, ...] = (
         summary="Linear bandit on a star-convex action set; the played action's cost must stay under tau",
         reference="Pacchiano et al. 2024; Amani et al. 2019",
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/SORTuning-v0",
+        entry_point="rl_suite.envs.solver_tuning.env:SORTuning",
+        family=SOLVER_TUNING,
+        summary="Choose SOR's relaxation parameter per linear system; cost = iterations, exact table",
+        reference="Khodak et al. 2024",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/SSORCGTuning-v0",
+        entry_point="rl_suite.envs.solver_tuning.env:SSORCGTuning",
+        family=SOLVER_TUNING,
+        summary="Choose the SSOR preconditioner's omega for CG per linear system; cost = iterations",
+        reference="Khodak et al. 2024",
+    ),
 )
 
 _SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT)
@@ -137,7 +152,7 @@ AGENTS: tuple[AgentEntry, ...] = (
     AgentEntry(
         "ucb1",
         "rl_suite.agents.ucb1:UCB1",
-        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB),
+        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB, SOLVER_TUNING),
         "UCB1 index policy",
         "Auer, Cesa-Bianchi & Fischer 2002",
     ),
@@ -175,6 +190,48 @@ AGENTS: tuple[AgentEntry, ...] = (
         _CONSTRAINED,
         "Primal-dual wrapper: any bandit agent on r - lambda*c, dual ascent on lambda",
         "Paternain et al. 2019; Efroni et al. 2020",
+    ),
+    AgentEntry(
+        "tsallis-inf",
+        "rl_suite.agents.tsallis_inf:TsallisINF",
+        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
+        "1/2-Tsallis-INF (robust Newton normaliser), optimal in adversarial and stochastic regimes",
+        "Zimmert & Seldin 2021; Khodak et al. 2024",
+    ),
+    AgentEntry(
+        "tsallis-inf-cb",
+        "rl_suite.agents.tsallis_inf:TsallisINFCB",
+        (SOLVER_TUNING,),
+        "One Tsallis-INF per bin of a scalar context",
+        "Khodak et al. 2024",
+    ),
+    AgentEntry(
+        "chebcb",
+        "rl_suite.agents.chebcb:ChebCB",
+        (SOLVER_TUNING,),
+        "Chebyshev-feature regression of each arm's cost on the context + inverse-gap weighting",
+        "Khodak et al. 2024; Foster & Rakhlin 2020",
+    ),
+    AgentEntry(
+        "exp3",
+        "rl_suite.agents.exp3:EXP3",
+        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
+        "EXP3 exponential weights on importance-weighted losses",
+        "Auer et al. 2002",
+    ),
+    AgentEntry(
+        "fixed-arm",
+        "rl_suite.agents.fixed_arm:FixedArm",
+        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
+        "Plays one fixed arm (the fixed-omega baseline)",
+        "Khodak et al. 2024",
+    ),
+    AgentEntry(
+        "instance-oracle",
+        "rl_suite.agents.instance_oracle:InstanceOracle",
+        (SOLVER_TUNING,),
+        "Plays the instance-optimal grid omega of every round (reference, reads the env's table)",
+        "Khodak et al. 2024",
     ),
     AgentEntry(
         "ppo",

@@ -272,6 +272,7 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
                 )
                 _update_summary(summary, env, wall)
                 _agent_diagnostics(summary, tracker, agent, env.total_steps)
+                summary.update(_env_summary(env))
                 write_json(run_dir / SUMMARY, summary)
                 if progress is not None:
                     progress.advance(env.total_steps - before)
@@ -326,6 +327,12 @@ def _update_summary(summary: dict[str, Any], env: RegretRecorder, wall: float) -
     )
     if "violations" in summary:
         summary.update(violations=env.violations, violation_amount=env.violation_amount)
+
+
+def _env_summary(env: RegretRecorder) -> dict[str, Any]:
+    """Totals an env reports about the whole run (``env.unwrapped.run_summary()``, e.g. solver tuning)."""
+    run_summary = getattr(env.unwrapped, "run_summary", None)
+    return dict(run_summary()) if callable(run_summary) else {}
 
 
 def _agent_diagnostics(summary: dict[str, Any], tracker: Tracker, agent: Any, step: int) -> None:

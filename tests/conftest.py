@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Solver-tuning tables of the whole session go to one temporary cache, never to the home directory.
+os.environ["RL_SUITE_CACHE"] = tempfile.mkdtemp(prefix="rl_suite_test_cache_")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

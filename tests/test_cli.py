@@ -249,3 +249,38 @@ def test_solve_constrained_envs(capsys: pytest.CaptureFixture[str]) -> None:
         capsys, "solve", "rl_suite/ConstrainedMAB-v0", "--set", "preset=paper4arm", "--set", "tau=0"
     )
     assert_one_line_error(code, err, r"tau=0 must exceed the cost of the known safe action")
+
+
+def test_solver_tuning_sweep_then_compare_reports_iterations(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, yaml_file
+) -> None:
+    out = tmp_path / "runs"
+    sweep = yaml_file(
+        "name: s\ntotal_steps: 80\nseeds: 0-1\n"
+        f"out: {out}\n"
+        "envs:\n  - id: rl_suite/SORTuning-v0\n    m: 4\n    horizon: 80\n"
+        "agents:\n  - name: tsallis-inf\n  - name: chebcb\n  - name: instance-oracle\n"
+    )
+    code, _, err = cli(capsys, "sweep", str(sweep), "--workers", "1")
+    assert code == 0, err
+    runs = find_runs([out])
+    oracle = next(r for r in runs if r.agent == "instance-oracle")
+    for key in (
+        "total_iterations",
+        "best_fixed_omega",
+        "best_fixed_iterations",
+        "instance_optimal_iterations",
+    ):
+        assert key in oracle.summary
+    assert oracle.summary["ratio_to_instance_optimal"] == 1.0
+    assert oracle.summary["cumulative_regret"] == 0.0
+    report = tmp_path / "report"
+    code, _, err = cli(capsys, "compare", str(out), "--out", str(report))
+    assert code == 0, err
+    table = (report / "table.md").read_text()
+    assert "ratio to best fixed [95% CI]" in table and "total iterations [95% CI]" in table
+    rows = {r["agent"]: r for r in json.loads((report / "report.json").read_text())["rows"]}
+    assert rows["instance-oracle"]["ratio_to_instance_optimal_mean"] == 1.0
+    code, stdout, err = cli(capsys, "solve", "rl_suite/SORTuning-v0", "--set", "m=4", "--set", "horizon=30")
+    assert code == 0, err
+    assert json.loads(stdout)["best_fixed_iterations"] > 0

@@ -148,6 +148,26 @@ def _description(
         raise UserError(f"generator params must be JSON-serialisable, got {params!r}") from exc
 
 
+def _cache_slot(
+    generator: InstanceGenerator,
+    seed: int,
+    grid: np.ndarray,
+    method: str,
+    tol: float,
+    max_iter: int,
+    cache_dir: str | os.PathLike[str] | bool | None,
+) -> tuple[Path, str, str] | None:
+    """``(directory, key, description)`` of a table's cache files, or ``None`` when it is not cached."""
+    params = None if cache_dir is False else generator.params()
+    if params is None:
+        return None
+    directory = default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
+    key = hashlib.sha256(
+        _description(generator, params, seed, grid, method, tol, max_iter).encode()
+    ).hexdigest()
+    return directory, key[:24], _description(generator, params, seed, grid, method, tol, max_iter)
+
+
 def _grid_rows(
     instances: list[Instance], omegas: np.ndarray, method: str, tol: float, max_iter: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -298,18 +318,9 @@ def counterfactual_table(
     method = check_choice("method", method, METHODS)
     tol, max_iter = _check_stopping(tol, max_iter)
     workers = check_int("workers", workers, 1)
-    if cache_dir is True:
-        cache_dir = None
-    directory = (
-        None if cache_dir is False else Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    )
-    params = generator.params() if directory is not None else None
-    key = cache_key(generator, seed, grid, method, tol, max_iter) if params is not None else None
-    description = (
-        _description(generator, params, seed, grid, method, tol, max_iter) if params is not None else ""
-    )
-    if directory is not None and key is not None:
-        cached = _read_cached(directory, key, description, T)
+    slot = _cache_slot(generator, seed, grid, method, tol, max_iter, cache_dir)
+    if slot is not None:
+        cached = _read_cached(*slot, T)
         if cached is not None:
             return CostTable(**cached, method=method, seconds=time.perf_counter() - t_start, from_cache=True)
     instances = generator.sample(T, seed)
@@ -321,6 +332,31 @@ def counterfactual_table(
         "omegas": grid,
         "young_omega": young,
     }
-    if directory is not None and key is not None and description is not None:
-        _write_cached(directory, key, description, T, arrays)
+    if slot is not None:
+        _write_cached(*slot, T, arrays)
     return CostTable(**arrays, method=method, seconds=time.perf_counter() - t_start, from_cache=False)
+
+
+def cached_table(
+    generator: InstanceGenerator,
+    T: int,
+    seed: int = 0,
+    omegas: Any = None,
+    method: str = "sor",
+    tol: float = 1e-8,
+    max_iter: int = 10_000,
+    cache_dir: str | os.PathLike[str] | bool | None = None,
+) -> CostTable | None:
+    """The table :func:`counterfactual_table` would return, if it is in the cache; else ``None``.
+
+    Reads only: nothing is computed or written (the envs use it to skip lazy computation when a full table
+    is already on disk).
+    """
+    start = time.perf_counter()
+    grid = check_omega_grid(DEFAULT_OMEGAS if omegas is None else omegas)
+    tol, max_iter = _check_stopping(tol, max_iter)
+    slot = _cache_slot(generator, seed, grid, method, tol, max_iter, cache_dir)
+    arrays = None if slot is None else _read_cached(*slot, T)
+    if arrays is None:
+        return None
+    return CostTable(**arrays, method=method, seconds=time.perf_counter() - start, from_cache=True)

@@ -48,6 +48,9 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("ucb1", MAB, {"n_arms": 5}, {}),
     ("ucb1", MAB, {"n_arms": 5, "reward_noise": "gaussian"}, {"c": 2.0}),
     ("bernoulli-ts", MAB, {"n_arms": 5}, {"prior_alpha": 0.5}),
+    ("tsallis-inf", MAB, {"n_arms": 5}, {}),
+    ("exp3", MAB, {"n_arms": 5}, {"gamma": 0.1}),
+    ("fixed-arm", MAB, {"n_arms": 5}, {"arm": 2}),
 ]
 IDS = [f"{a}-{e.split('/')[1][:3]}-{i}" for i, (a, e, _, _) in enumerate(CASES)]
 
