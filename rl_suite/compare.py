@@ -210,7 +210,11 @@ class CompareReport:
 def load_groups(
     run_dirs: Iterable[str | Path], include_incomplete: bool = False
 ) -> tuple[dict[tuple[str, str], list[RunRecord]], list[tuple[str, str]]]:
-    """Find the runs under ``run_dirs`` and group them by (env id, label).
+    """Find the runs under ``run_dirs`` and group them by (env, label).
+
+    The env of a group is its id, followed by the constructor arguments that tell apart runs of the same id
+    with different settings (``rl_suite/SORTuning-v0 [shift=low]``), so two instances of one env id in a
+    sweep are never pooled.
 
     Args:
         run_dirs: run folders, or folders searched recursively for runs (:func:`rl_suite.store.find_runs`).
@@ -228,15 +232,49 @@ def load_groups(
     allowed = ("completed", *INCOMPLETE) if include_incomplete else ("completed",)
     groups: dict[tuple[str, str], list[RunRecord]] = {}
     skipped: list[tuple[str, str]] = []
+    kept: list[RunRecord] = []
     for run in runs:
         status = run.status
         if status not in allowed:
             skipped.append((str(run.path), status))
             continue
-        groups.setdefault((run.env_id, run.label), []).append(run)
+        kept.append(run)
+    names = env_names(kept)
+    for run in kept:
+        groups.setdefault((names[str(run.path)], run.label), []).append(run)
     if not groups:
         raise UserError(_nothing_left(skipped))
     return {k: sorted(v, key=lambda r: (r.seed, str(r.path))) for k, v in sorted(groups.items())}, skipped
+
+
+def env_names(runs: Iterable[RunRecord]) -> dict[str, str]:
+    """Name each run's env: its id, plus ``[k=v, ...]`` for the env arguments that differ between runs of it.
+
+    Args:
+        runs: the runs to compare.
+
+    Returns:
+        ``{run path: env name}``.
+    """
+    runs = list(runs)
+    kwargs: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        try:
+            env = dict(run.config().get("env") or {})
+        except (OSError, ValueError):
+            env = {}
+        env.pop("id", None)
+        kwargs[str(run.path)] = {k: repr(v) for k, v in env.items()}
+    names: dict[str, str] = {}
+    for env_id in {r.env_id for r in runs}:
+        same = [r for r in runs if r.env_id == env_id]
+        keys = sorted({k for r in same for k in kwargs[str(r.path)]})
+        varying = [k for k in keys if len({kwargs[str(r.path)].get(k) for r in same}) > 1]
+        for r in same:
+            kw = kwargs[str(r.path)]
+            extra = ", ".join(f"{k}={kw.get(k, '-')}".replace("'", "") for k in varying)
+            names[str(r.path)] = f"{env_id} [{extra}]" if extra else env_id
+    return names
 
 
 def _nothing_left(skipped: list[tuple[str, str]]) -> str:

@@ -371,3 +371,21 @@ def test_import_is_light() -> None:
     code = "import sys, rl_suite.compare; print('matplotlib' in sys.modules, 'scipy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_runs_of_one_env_id_with_different_settings_are_not_pooled(tmp_path: Path) -> None:
+    for seed in range(2):
+        for model, scale in (("disjoint", 1.0), ("shared", 3.0)):
+            path = make_run(tmp_path / model, LINEAR, "linucb", seed, np.full(50, 0.1 * scale))
+            (path / "config.yaml").write_text(
+                f"env: {{id: {LINEAR}, dim: 4, model: {model}}}\nagent: {{name: linucb}}\nseed: {seed}\n"
+            )
+    groups, _ = load_groups([tmp_path])
+    assert sorted(groups) == [
+        (f"{LINEAR} [model=disjoint]", "linucb"),
+        (f"{LINEAR} [model=shared]", "linucb"),
+    ]
+    assert all(len(runs) == 2 for runs in groups.values())
+    report = compare_runs([tmp_path], tmp_path / "report")
+    finals = {r["env_id"]: r["final_regret_mean"] for r in report.rows}
+    assert finals[f"{LINEAR} [model=shared]"] == pytest.approx(3 * finals[f"{LINEAR} [model=disjoint]"])
