@@ -327,9 +327,11 @@ class BanditAgent(Agent):
         return self
 
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
-        """Arm for one observation (an int), or for a batch ``(R, *obs_shape)`` (an int array).
+        """The env action for one observation, or the batch of actions for ``(R, *obs_shape)`` observations.
 
-        An agent with R > 1 streams takes only a batch: one observation per stream.
+        On a ``Discrete`` space that is an int (an int array for a batch); on a policy space a probability
+        vector; on a star-convex space a ``(direction, scale)`` pair. An agent with R > 1 streams takes only
+        a batch: one observation per stream.
         """
         arr = np.asarray(obs)
         if arr.shape == self.obs_shape and self.num_envs == 1:

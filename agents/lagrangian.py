@@ -48,6 +48,8 @@ class LagrangianConfig(AgentConfig):
 def _primal_names() -> list[str]:
     names = []
     for entry in registry.AGENTS:
+        if entry.entry_point.startswith("rl_suite.agents.sb3:"):
+            continue  # SB3 models are not array-program bandit agents (and importing them loads torch)
         cls = registry.load_entry_point(entry.entry_point)
         if issubclass(cls, BanditAgent) and not issubclass(cls, (ConstrainedBanditAgent, Lagrangian)):
             names.append(entry.name)

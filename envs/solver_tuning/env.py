@@ -154,6 +154,13 @@ class SolverTuningEnv(gym.Env[Any, Any]):
         self.generator = make_generator(family, m, shift, nx, generator, systems, n)
         self.action_mode = check_choice("action_mode", action_mode, ACTION_MODES)
         self.horizon = check_int("horizon", horizon, 1)
+        available = (
+            len(self.generator.systems)
+            if isinstance(self.generator, SequenceGenerator)
+            else getattr(self.generator, "steps", None)
+        )
+        if available is not None and self.horizon > available:
+            raise UserError(f"horizon={self.horizon} exceeds the {available} systems of this sequence")
         self.instance_seed = None if instance_seed is None else check_int("instance_seed", instance_seed, 0)
         #: Seed of the current sequence (``instance_seed``, or the reset seed when that is ``None``).
         self.sequence_seed = self.instance_seed if self.instance_seed is not None else 0

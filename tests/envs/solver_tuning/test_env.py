@@ -93,6 +93,17 @@ def test_context_free_mode_and_ssor(tmp_path: Path) -> None:
     assert env.solve()["method"] == "ssor_pcg"
 
 
+def test_heat_equation_sequence() -> None:
+    env = SSORCGTuning(family="heat", nx=8, horizon=30, cache_dir=False)
+    obs, _ = env.reset(seed=0)
+    assert env.observation_space.contains(obs) and 0 <= obs[0] <= 10  # the diffusion coefficient
+    infos = [env.step(a)[4] for a in (0, 10, 19)]
+    assert all(i["iterations"] >= 1 and i["regret"] >= 0 for i in infos)
+    assert [i["context"] for i in infos] == sorted(i["context"] for i in infos)  # kappa rises at first
+    with pytest.raises(UserError, match="horizon=6000 exceeds the 5000 systems"):
+        SORTuning(family="heat", nx=8, horizon=6000)
+
+
 def test_user_systems(tmp_path: Path) -> None:
     A = laplacian_2d(3) + 0.1 * sp.eye(9)
     systems = [(A, np.ones(9), 0.1), (A.toarray(), np.arange(9.0), 0.2)]
