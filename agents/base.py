@@ -361,8 +361,9 @@ class BanditAgent(Agent):
             "rng_state": self.rng.bit_generator.state,
             "has_last_obs": self._last_obs is not None,
         }
+        extra = self._extra_arrays()  # first: it may settle state (e.g. flush buffered transitions)
         arrays = {k: np.asarray(getattr(self, k)) for k in self.state_keys}
-        arrays.update(self._extra_arrays())
+        arrays.update(extra)
         if self._last_obs is not None:
             arrays["_last_obs"] = np.asarray(self._last_obs)
         np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
@@ -441,3 +442,60 @@ class ConstrainedBanditAgent(BanditAgent):
         self, obs: np.ndarray, actions: Any, arms: np.ndarray, rewards: np.ndarray, costs: np.ndarray
     ) -> None:
         """Learn from one round: ``actions`` as selected, the ``(R,)`` arms played, rewards and costs."""
+
+
+class EpisodicAgent(BanditAgent):
+    """A finite-horizon episodic agent on one env: acts with the step index h, learns from transitions.
+
+    Subclasses implement :meth:`_act` (the action for an observation at step h) and :meth:`_transition`
+    (learn from ``(s, a, r, s')`` at step h; ``done`` ends the episode, where planning agents re-plan),
+    and keep ``episodes`` and ``step_h`` among their :attr:`state_keys` so that a checkpoint taken in the
+    middle of an episode resumes at the right step.
+    """
+
+    episodes: np.ndarray
+    step_h: np.ndarray
+
+    def _init_counters(self) -> None:
+        if self.is_vector:
+            raise UserError(
+                f"{type(self).__name__} runs on a single env (one episode stream), not a vector env"
+            )
+        self.episodes = np.zeros(1)
+        self.step_h = np.zeros(1, dtype=np.int64)
+
+    @abstractmethod
+    def _act(self, obs: Any, h: int, deterministic: bool) -> int:
+        """The action for observation ``obs`` at step ``h`` of the episode."""
+
+    @abstractmethod
+    def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
+        """Learn from one transition taken at step ``h``; ``done`` is the episode's last step."""
+
+    def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        return np.array([self._act(obs[0], int(self.step_h[0]), deterministic)])
+
+    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        raise TypeError(f"{type(self).__name__} learns from transitions: its loop calls _transition")
+
+    def learn(self, total_steps: int, callback: Callback | None = None) -> EpisodicAgent:
+        """Play ``total_steps`` more steps, episode after episode (continuing where the last call stopped)."""
+        if total_steps < 0:
+            raise UserError(f"total_steps must be >= 0, got {total_steps}")
+        env = self.env
+        obs = env.reset(seed=self.seed)[0] if self._last_obs is None else self._last_obs
+        for _ in range(total_steps):
+            h = int(self.step_h[0])
+            action = self._act(obs, h, False)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            done = bool(terminated or truncated)
+            self.step_h[0] = 0 if done else h + 1
+            if done:
+                self.episodes[0] += 1
+            self._transition(obs, action, float(reward), next_obs, h, done)
+            obs = env.reset()[0] if done else next_obs
+            self.num_timesteps += 1
+            if callback is not None and callback(self, info) is False:
+                break
+        self._last_obs = np.asarray(obs)
+        return self

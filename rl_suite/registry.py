@@ -24,6 +24,9 @@ CONSTRAINED_MAB = "constrained_mab"
 CONSTRAINED_LINEAR = "constrained_linear"
 SAFE_LINEAR = "safe_linear"
 SOLVER_TUNING = "solver_tuning"
+LINEAR_MDP = "linear_mdp"
+BLOCK_MDP = "block_mdp"
+TABULAR_MDP = "tabular_mdp"
 #: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
 CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
@@ -38,6 +41,8 @@ class EnvEntry:
     summary: str
     vector_entry_point: str | None = None
     reference: str = ""
+    #: Constructor defaults the id fixes (e.g. which toy-text env an adapter wraps).
+    kwargs: tuple[tuple[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,9 +113,54 @@ ENVS: tuple[EnvEntry, ...] = (
         summary="Choose the SSOR preconditioner's omega for CG per linear system; cost = iterations",
         reference="Khodak et al. 2024",
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/SimplexLinearMDP-v0",
+        entry_point="rl_suite.envs.linear_mdp.simplex:SimplexLinearMDP",
+        family=LINEAR_MDP,
+        summary="Random exactly-linear MDP with Dirichlet simplex features; exact V* by backward induction",
+        reference="Jin et al. 2020",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/LinearChainLock-v0",
+        entry_point="rl_suite.envs.linear_mdp.chain_lock:LinearChainLock",
+        family=LINEAR_MDP,
+        summary="A combination lock written as an exact linear MDP: optimism is needed",
+        reference="Jin et al. 2020 (setting)",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/DiabolicalCombLock-v0",
+        entry_point="rl_suite.envs.lowrank.comblock:DiabolicalCombLock",
+        family=BLOCK_MDP,
+        summary="Rich-observation block MDP with Hadamard or random-MLP emissions; V* = 1",
+        reference="Misra et al. 2020; Zhang et al. 2022 (BRIEE)",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/FrozenLakeFiniteHorizon-v0",
+        entry_point="rl_suite.envs.toy_text.adapters:ToyTextFiniteHorizon",
+        family=TABULAR_MDP,
+        summary="Gymnasium's FrozenLake as a finite-horizon MDP with its exact optimum",
+        reference="Gymnasium toy text",
+        kwargs=(("name", "FrozenLake"),),
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/CliffWalkingFiniteHorizon-v0",
+        entry_point="rl_suite.envs.toy_text.adapters:ToyTextFiniteHorizon",
+        family=TABULAR_MDP,
+        summary="Gymnasium's CliffWalking as a finite-horizon MDP with its exact optimum",
+        reference="Gymnasium toy text; Sutton & Barto 2018",
+        kwargs=(("name", "CliffWalking"),),
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/TaxiFiniteHorizon-v0",
+        entry_point="rl_suite.envs.toy_text.adapters:ToyTextFiniteHorizon",
+        family=TABULAR_MDP,
+        summary="Gymnasium's Taxi as a finite-horizon MDP with its exact optimum",
+        reference="Gymnasium toy text; Dietterich 2000",
+        kwargs=(("name", "Taxi"),),
+    ),
 )
 
-_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT)
+_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT, LINEAR_MDP, BLOCK_MDP, TABULAR_MDP)
 _CONSTRAINED = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 AGENTS: tuple[AgentEntry, ...] = (
@@ -234,6 +284,34 @@ AGENTS: tuple[AgentEntry, ...] = (
         "Khodak et al. 2024",
     ),
     AgentEntry(
+        "lsvi-ucb",
+        "rl_suite.agents.lsvi_ucb:LSVIUCB",
+        (LINEAR_MDP,),
+        "LSVI-UCB with Sherman-Morrison inverses and finite-state sufficient statistics",
+        "Jin et al. 2020",
+    ),
+    AgentEntry(
+        "eps-lsvi",
+        "rl_suite.agents.lsvi_ucb:EpsLSVI",
+        (LINEAR_MDP,),
+        "epsilon-greedy least-squares value iteration (no optimism)",
+        "Jin et al. 2020 (baseline)",
+    ),
+    AgentEntry(
+        "ucbvi",
+        "rl_suite.agents.ucbvi:UCBVI",
+        (LINEAR_MDP, TABULAR_MDP),
+        "UCBVI with a Hoeffding bonus on the tabular view",
+        "Azar et al. 2017",
+    ),
+    AgentEntry(
+        "mdp-oracle",
+        "rl_suite.agents.mdp_oracle:MDPOracle",
+        (LINEAR_MDP, TABULAR_MDP),
+        "Plays the optimal policy from the env's exact Q* (reference)",
+        "Puterman 1994",
+    ),
+    AgentEntry(
         "ppo",
         "rl_suite.agents.sb3:PPOAgent",
         _SB3_FAMILIES,
@@ -277,6 +355,7 @@ def register_envs() -> None:
             entry_point=entry.entry_point,
             vector_entry_point=entry.vector_entry_point,
             disable_env_checker=False,
+            kwargs=dict(entry.kwargs),
         )
 
 

@@ -60,10 +60,20 @@ def _same(a: list[tuple], b: list[tuple]) -> bool:
     )
 
 
+def _deterministic(env_id: str) -> bool:
+    """A finite model with 0/1 transitions, a one-hot start and no reward noise: seeds cannot matter."""
+    env = gym.make(env_id).unwrapped
+    if not callable(getattr(env, "model", None)) or getattr(env, "reward_noise", "none") != "none":
+        return False
+    P, _, rho = env.model()
+    return bool(np.isin(P, (0.0, 1.0)).all() and np.isin(rho, (0.0, 1.0)).all())
+
+
 @pytest.mark.parametrize("env_id", SUITE_IDS)
 def test_same_seed_same_trajectory(env_id: str) -> None:
     assert _same(_rollout(env_id, 7), _rollout(env_id, 7))
-    assert not _same(_rollout(env_id, 7), _rollout(env_id, 8))
+    # A deterministic env gives the same trajectory for every seed; any other must depend on the seed.
+    assert _same(_rollout(env_id, 7), _rollout(env_id, 8)) == _deterministic(env_id)
 
 
 @pytest.mark.parametrize("env_id", SUITE_IDS)
@@ -72,7 +82,9 @@ def test_every_step_reports_exact_regret(env_id: str) -> None:
     env.reset(seed=0)
     constrained = registry.env_entry(env_id).family in registry.CONSTRAINED_FAMILIES
     for _ in range(20):
-        _, _, _, _, info = env.step(env.action_space.sample())
+        _, _, term, trunc, info = env.step(env.action_space.sample())
+        if term or trunc:
+            env.reset()
         assert "optimal_value" in info
         if constrained:
             # Only an infeasible play can beat the best feasible one.
