@@ -59,6 +59,10 @@ class LSVIUCBConfig(AgentConfig):
     """Probability of a uniformly random action (ε-greedy LSVI with β = 0)."""
     refresh_every: int = Field(0, ge=0)
     """Re-invert every Gram matrix exactly every this many episodes (0: never)."""
+    decoder: Literal["none", "oracle"] = "none"
+    """``"oracle"``: on a rich-observation block MDP, act on the latent state the env's own decoder
+    (``env.unwrapped.decode``) reads from each observation, with one-hot features φ(z, a) per step — the
+    oracle-latent reference for representation learners (mdps spec §3.4 R-LR-1)."""
 
 
 def _positive(value: Any, name: str) -> int:
@@ -83,7 +87,21 @@ class LSVIUCB(EpisodicAgent):
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        feats = self._env_attr("features")
+        self._decode = None
+        if cfg.decoder == "oracle":
+            decode, n_latent, H = (
+                self._env_attr("decode"),
+                self._env_attr("n_states"),
+                self._env_attr("horizon"),
+            )
+            if decode is None or n_latent is None or H is None:
+                raise UserError("decoder='oracle' needs a block MDP with env.unwrapped.decode and n_states")
+            self._decode = decode
+            S_lat, A = int(n_latent), self.n_arms
+            onehot = np.eye(S_lat * A).reshape(S_lat, A, S_lat * A)
+            feats = np.broadcast_to(onehot, (int(H), S_lat, A, S_lat * A))
+        else:
+            feats = self._env_attr("features")
         if feats is None:
             raise UserError(
                 "LSVI-UCB needs known features (env.unwrapped.features of shape (S, A, d) or (H, S, A, d)), "
@@ -102,7 +120,7 @@ class LSVIUCB(EpisodicAgent):
             raise UserError(f"features have {self.A} actions but the action space has {self.n_arms}")
         stationary = self._env_attr("stationary") if cfg.stationary == "auto" else cfg.stationary
         self.pooled = bool(stationary)
-        finite = isinstance(self.observation_space, gym.spaces.Discrete)
+        finite = isinstance(self.observation_space, gym.spaces.Discrete) or self._decode is not None
         if cfg.path == "finite" and not finite:
             raise UserError(f"path='finite' needs Discrete(S) observations, got {self.observation_space}")
         self.finite = finite if cfg.path == "auto" else cfg.path == "finite"
@@ -173,16 +191,22 @@ class LSVIUCB(EpisodicAgent):
             w_next = w
 
     # ------------------------------------------------------------------ acting and learning
+    def _state(self, obs: Any) -> int:
+        """The state index of an observation (the decoded latent state with ``decoder="oracle"``)."""
+        if self._decode is not None:
+            return int(self._decode(obs))
+        return int(np.asarray(obs).reshape(-1)[0])
+
     def _act(self, obs: Any, h: int, deterministic: bool) -> int:
         # ALGO LOGIC: greedy on the unclipped optimistic Q of this step (ε-greedy when epsilon > 0).
-        s = int(np.asarray(obs).reshape(-1)[0])
+        s = self._state(obs)
         if not deterministic and self.config.epsilon > 0 and self.rng.random() < self.config.epsilon:
             return int(self.rng.integers(self.A))
         return int(self._argmax(self.Q[h, s][None], "random")[0])
 
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: rank-one Gram update and sufficient statistics; re-plan at the end of the episode.
-        s, s_next = int(np.asarray(obs).reshape(-1)[0]), int(np.asarray(next_obs).reshape(-1)[0])
+        s, s_next = self._state(obs), self._state(next_obs)
         g = self._group(h)
         x = self.features[h, s, action]
         self.Linv[g] = sherman_morrison(self.Linv[g], x)[0]

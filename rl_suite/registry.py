@@ -286,14 +286,14 @@ AGENTS: tuple[AgentEntry, ...] = (
     AgentEntry(
         "lsvi-ucb",
         "rl_suite.agents.lsvi_ucb:LSVIUCB",
-        (LINEAR_MDP,),
+        (LINEAR_MDP, BLOCK_MDP),
         "LSVI-UCB with Sherman-Morrison inverses and finite-state sufficient statistics",
         "Jin et al. 2020",
     ),
     AgentEntry(
         "eps-lsvi",
         "rl_suite.agents.lsvi_ucb:EpsLSVI",
-        (LINEAR_MDP,),
+        (LINEAR_MDP, BLOCK_MDP),
         "epsilon-greedy least-squares value iteration (no optimism)",
         "Jin et al. 2020 (baseline)",
     ),

@@ -20,6 +20,7 @@ from rl_suite.errors import UserError
 SIMPLEX = "rl_suite/SimplexLinearMDP-v0"
 LOCK = "rl_suite/LinearChainLock-v0"
 FROZEN = "rl_suite/FrozenLakeFiniteHorizon-v0"
+COMBLOCK = "rl_suite/DiabolicalCombLock-v0"
 
 
 class OneHotMDP(FiniteHorizonMDPEnv[np.int64]):
@@ -129,6 +130,30 @@ def test_the_oracle_has_zero_regret() -> None:
         assert np.abs(regret).max() < 1e-12
 
 
+def solved_after(agent: LSVIUCB, episodes: int) -> int | None:
+    """First episode after which the greedy policy on the good latent states is the secret combination."""
+    env = agent.env.unwrapped
+    for k in range(episodes):
+        agent.learn(env.horizon)
+        if np.array_equal(agent.Q.argmax(axis=-1)[:, :2], np.asarray(env.optimal_actions)):
+            return k + 1
+    return None
+
+
+def test_oracle_decoder_lsvi_ucb_opens_the_combination_lock() -> None:
+    """mdps spec §3.4 R-LR-1 (A=10): the spec measured 320-381 episodes at H=5; here 375-497."""
+    for seed in range(3):
+        found = solved_after(LSVIUCB(gym.make(COMBLOCK, horizon=5), {"decoder": "oracle"}, seed=seed), 800)
+        assert found is not None and found < 800
+
+
+def test_eps_greedy_does_not_open_the_h10_lock() -> None:
+    for seed in range(3):
+        agent = EpsLSVI(gym.make(COMBLOCK, horizon=10), {"decoder": "oracle"}, seed=seed)
+        per_episode = episode_regret(agent, 1500)
+        assert (per_episode[-1] - per_episode[-501]) / 500 > 0.9  # dies early: regret ≈ 0.95 an episode
+
+
 # --------------------------------------------------------------------------- contract
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("lsvi-ucb", SIMPLEX, {}),
@@ -139,11 +164,13 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("ucbvi", FROZEN, {"stationary": False}),
     ("mdp-oracle", LOCK, {}),
     ("mdp-oracle", FROZEN, {}),
+    ("lsvi-ucb", COMBLOCK, {"decoder": "oracle"}),
+    ("eps-lsvi", COMBLOCK, {"decoder": "oracle"}),
 ]
 
 
 def test_every_mdp_pairing_is_covered() -> None:
-    families = {registry.LINEAR_MDP, registry.TABULAR_MDP}
+    families = {registry.LINEAR_MDP, registry.TABULAR_MDP, registry.BLOCK_MDP}
     wanted = {
         (a.name, f)
         for a in registry.AGENTS
@@ -174,6 +201,8 @@ def test_resume_mid_episode_continues_identically(
 def test_wrong_envs_are_one_line_errors() -> None:
     with pytest.raises(UserError, match="LSVI-UCB needs known features"):
         LSVIUCB(gym.make(FROZEN))
+    with pytest.raises(UserError, match="decoder='oracle' needs a block MDP"):
+        LSVIUCB(gym.make("rl_suite/MultiArmedBandit-v0"), {"decoder": "oracle"})
     with pytest.raises(UserError, match=r"UCBVI needs Discrete\(S\) observations"):
         agent_cls("ucbvi")(gym.make("rl_suite/DiabolicalCombLock-v0"))
     with pytest.raises(UserError, match="mdp-oracle needs an env with an exact model"):
