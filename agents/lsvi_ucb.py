@@ -96,6 +96,7 @@ class LSVIUCB(EpisodicAgent):
             )
             if decode is None or n_latent is None or H is None:
                 raise UserError("decoder='oracle' needs a block MDP with env.unwrapped.decode and n_states")
+            decode(self.observation_space.sample())  # fails now, in one line, if the env cannot decode
             self._decode = decode
             S_lat, A = int(n_latent), self.n_arms
             onehot = np.eye(S_lat * A).reshape(S_lat, A, S_lat * A)

@@ -201,6 +201,8 @@ def test_resume_mid_episode_continues_identically(
 def test_wrong_envs_are_one_line_errors() -> None:
     with pytest.raises(UserError, match="LSVI-UCB needs known features"):
         LSVIUCB(gym.make(FROZEN))
+    with pytest.raises(UserError, match="decode\\(\\) needs emission='hadamard'"):
+        LSVIUCB(gym.make(COMBLOCK, emission="mlp"), {"decoder": "oracle"})
     with pytest.raises(UserError, match="decoder='oracle' needs a block MDP"):
         LSVIUCB(gym.make("rl_suite/MultiArmedBandit-v0"), {"decoder": "oracle"})
     with pytest.raises(UserError, match=r"UCBVI needs Discrete\(S\) observations"):
