@@ -27,6 +27,7 @@ SOLVER_TUNING = "solver_tuning"
 LINEAR_MDP = "linear_mdp"
 BLOCK_MDP = "block_mdp"
 TABULAR_MDP = "tabular_mdp"
+POMDP = "pomdp"
 #: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
 CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
@@ -158,9 +159,44 @@ ENVS: tuple[EnvEntry, ...] = (
         reference="Gymnasium toy text; Dietterich 2000",
         kwargs=(("name", "Taxi"),),
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/Tiger-v0",
+        entry_point="rl_suite.envs.pomdp.tiger:Tiger",
+        family=POMDP,
+        summary="The tiger problem: listen or open a door; finite-horizon or discounted forms",
+        reference="Kaelbling, Littman & Cassandra 1998",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/TMaze-v0",
+        entry_point="rl_suite.envs.pomdp.tmaze:TMaze",
+        family=POMDP,
+        summary="T-maze with a corridor of length L: the cue is seen only at the start (memory needed)",
+        reference="Bakker 2002",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/RockSample-v0",
+        entry_point="rl_suite.envs.pomdp.rocksample:RockSample",
+        family=POMDP,
+        summary="RockSample(n, k) with the standard 7x8 and small layouts; PBVI/QMDP bracket",
+        reference="Smith & Simmons 2004",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/HeavenHell-v0",
+        entry_point="rl_suite.envs.pomdp.heaven_hell:HeavenHell",
+        family=POMDP,
+        summary="Heaven/Hell: visit the priest to learn which side is heaven",
+        reference="Geffner & Bonet 1998",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/RevealingPOMDP-v0",
+        entry_point="rl_suite.envs.pomdp.revealing:RevealingPOMDP",
+        family=POMDP,
+        summary="Random m-step alpha-revealing tabular POMDPs (alpha and m are knobs)",
+        reference="Liu, Chung, Szepesvari & Jin 2022",
+    ),
 )
 
-_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT, LINEAR_MDP, BLOCK_MDP, TABULAR_MDP)
+_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT, LINEAR_MDP, BLOCK_MDP, TABULAR_MDP, POMDP)
 _CONSTRAINED = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 AGENTS: tuple[AgentEntry, ...] = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from pathlib import Path
 
@@ -36,9 +37,12 @@ def test_sb3_check_env_passes_on_what_sb3_sees(env_id: str) -> None:
 @pytest.mark.parametrize("agent", list(TINY))
 @pytest.mark.parametrize("env_id", SB3_IDS)
 def test_sb3_agents_train_through_the_runner(tmp_path: Path, agent: str, env_id: str) -> None:
+    entry = registry.env_entry(env_id)
+    accepts = inspect.signature(registry.load_entry_point(entry.entry_point)).parameters
+    env = {"id": env_id, **({"horizon": 50} if "horizon" in accepts else {"max_steps": 50})}
     result = run_trial(
         {
-            "env": {"id": env_id, "horizon": 50},
+            "env": env,
             "agent": {"name": agent, "hyperparams": TINY[agent]},
             "total_steps": 200,
             "checkpoint_every": 100,
@@ -49,7 +53,8 @@ def test_sb3_agents_train_through_the_runner(tmp_path: Path, agent: str, env_id:
     metrics = read_run(result.path).metrics()
     assert metrics["step"].size >= 200  # SB3 finishes its rollout, every step is recorded
     assert np.array_equal(metrics["step"], np.arange(1, metrics["step"].size + 1))
-    assert (metrics["regret"] >= 0).all()
+    if entry.family != registry.POMDP:  # a POMDP's "V* − return" at an episode's end can be negative
+        assert (metrics["regret"] >= 0).all()
     assert result.summary["cumulative_regret"] == pytest.approx(metrics["regret"].sum())
     assert result.summary["peak_rss_mb"] > 0
     assert (result.path / "checkpoint").is_dir()
