@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from rl_suite.agents.kernels import stagewise_reward_inflation
 from rl_suite.errors import UserError
 from rl_suite.spaces import Simplex
 
@@ -422,6 +423,11 @@ class ConstrainedBanditAgent(BanditAgent):
         tau = self._env_bound("auto", "tau", "tau")
         safe = self._env_bound("auto", "safe_cost", "safe_cost")
         return tau, safe
+
+    def _reward_inflation(self, alpha_r: float | str) -> np.ndarray:
+        """``(R,)`` reward-radius multiplier α_r of every stream (needs :meth:`_constraint`'s τ and c₀)."""
+        tau, safe = self._constraint()
+        return np.array([stagewise_reward_inflation(alpha_r, t, c) for t, c in zip(tau, safe, strict=True)])
 
     def _to_env(self, actions: Any, batched: bool) -> Any:
         if isinstance(actions, tuple):

@@ -20,7 +20,13 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
-from rl_suite.agents.kernels import chebyshev_features, inverse_gap_weighting, rls_update, sherman_morrison
+from rl_suite.agents.kernels import (
+    chebyshev_features,
+    inverse_gap_weighting,
+    iteration_scale,
+    rls_update,
+    sherman_morrison,
+)
 from rl_suite.errors import UserError
 
 
@@ -71,10 +77,6 @@ class ChebCB(BanditAgent):
         self.rounds = np.zeros(R)
         self.loss_sum = np.zeros(R)
 
-    def _scale(self) -> np.ndarray:
-        mean = np.divide(self.loss_sum, self.rounds, out=np.full(self.num_envs, 2.0), where=self.rounds > 0)
-        return np.maximum(mean - 1.0, 1e-9)
-
     def probabilities(self, obs: np.ndarray) -> np.ndarray:
         """The ``(R, K)`` inverse-gap-weighted distribution for the contexts ``obs`` ``(R, 1)``."""
         phi = chebyshev_features(obs[:, 0], self.low, self.high, self.config.degree)
@@ -91,7 +93,7 @@ class ChebCB(BanditAgent):
         loss = -rewards
         self.rounds += 1.0
         self.loss_sum += loss
-        target = (loss - 1.0) / self._scale()
+        target = (loss - 1.0) / iteration_scale(self.loss_sum, self.rounds)
         phi = chebyshev_features(obs[:, 0], self.low, self.high, self.config.degree)
         idx = self._arm_index(actions)
         Ainv, _, gain = sherman_morrison(self.Ainv[idx], phi[idx[0]])

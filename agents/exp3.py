@@ -16,7 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
-from rl_suite.agents.kernels import exp3_probabilities
+from rl_suite.agents.kernels import exp3_probabilities, iteration_scale
 
 
 class EXP3Config(AgentConfig):
@@ -63,9 +63,7 @@ class EXP3(BanditAgent):
         eta = cfg.eta_scale * np.sqrt(math.log(K) / ((self.rounds + 1.0) * K))
         L = self.L_hat
         if self.normalise:
-            seen = self.rounds
-            mean = np.divide(self.loss_sum, seen, out=np.full(self.num_envs, 2.0), where=seen > 0)
-            L = L / np.maximum(mean - 1.0, 1e-9)[:, None]
+            L = L / iteration_scale(self.loss_sum, self.rounds)[:, None]
         return exp3_probabilities(L, eta, cfg.gamma)
 
     def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

@@ -22,6 +22,7 @@ __all__ = [
     "hybrid_estimates",
     "hybrid_width_sq",
     "inverse_gap_weighting",
+    "iteration_scale",
     "lin_ts_theory_scale",
     "linucb_theory_alpha",
     "oful_radius_closed",
@@ -541,3 +542,21 @@ def inverse_gap_weighting(predicted_loss: np.ndarray, gamma: np.ndarray | float)
     np.put_along_axis(p, best[..., None], 0.0, axis=-1)
     np.put_along_axis(p, best[..., None], 1.0 - p.sum(axis=-1, keepdims=True), axis=-1)
     return p
+
+
+def iteration_scale(loss_sum: np.ndarray, rounds: np.ndarray) -> np.ndarray:
+    """The running scale of iteration-count losses, ``mean loss − 1`` (at least 1e-9; 1 before any loss).
+
+    Khodak et al. (ICLR 2024, ``learners/TsallisINF.m``) divide ``loss − 1`` by it so that iteration counts
+    of any magnitude become O(1) losses (bandit spec §7.2).
+
+    Args:
+        loss_sum: ``(...)`` sums of the losses seen.
+        rounds: ``(...)`` how many losses were seen.
+
+    Returns:
+        ``(...)`` the scales.
+    """
+    loss_sum = np.asarray(loss_sum, dtype=np.float64)
+    mean = np.divide(loss_sum, rounds, out=np.full(loss_sum.shape, 2.0), where=np.asarray(rounds) > 0)
+    return np.maximum(mean - 1.0, 1e-9)

@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, ConstrainedBanditAgent
-from rl_suite.agents.kernels import anytime_mean_radius, stagewise_reward_inflation
+from rl_suite.agents.kernels import anytime_mean_radius
 from rl_suite.constraints import best_feasible_mixture
 from rl_suite.errors import UserError
 
@@ -73,12 +73,7 @@ class OPB(ConstrainedBanditAgent):
         #: ``(R,)`` index of the known safe arm.
         self.safe_arm = np.broadcast_to(np.asarray(safe_arm, dtype=np.int64), (self.num_envs,)).copy()
         #: ``(R,)`` reward-radius multiplier α_r.
-        self.alpha_r = np.array(
-            [
-                stagewise_reward_inflation(cfg.alpha_r, t, c)
-                for t, c in zip(self.tau, self.safe_cost, strict=True)
-            ]
-        )
+        self.alpha_r = self._reward_inflation(cfg.alpha_r)
         self.noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
         shape = (self.num_envs, self.n_arms)
         self.counts = np.zeros(shape)

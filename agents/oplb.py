@@ -29,7 +29,6 @@ from rl_suite.agents.kernels import (
     oful_radius_det,
     rls_update,
     sherman_morrison,
-    stagewise_reward_inflation,
     ucb_width,
 )
 from rl_suite.constraints import best_feasible_mixture
@@ -87,12 +86,7 @@ class OPLB(ConstrainedBanditAgent):
         #: ``(d,)`` unit vector along the safe action, and the safe action's norm.
         self.e0 = x0 / np.linalg.norm(x0)
         self.x0_norm = float(np.linalg.norm(x0))
-        self.alpha_r = np.array(
-            [
-                stagewise_reward_inflation(cfg.alpha_r, t, c)
-                for t, c in zip(self.tau, self.safe_cost, strict=True)
-            ]
-        )
+        self.alpha_r = self._reward_inflation(cfg.alpha_r)
         self.noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
         self.param_bound = self._env_bound(cfg.S, "theta_norm_bound", "S")
         self.cost_bound = self._env_bound(cfg.S_cost, "mu_norm_bound", "S_cost")

@@ -23,7 +23,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
-from rl_suite.agents.kernels import tsallis_inf_probabilities
+from rl_suite.agents.kernels import iteration_scale, tsallis_inf_probabilities
 from rl_suite.errors import UserError
 
 
@@ -102,9 +102,7 @@ class TsallisINF(BanditAgent):
         eta = self.config.eta_scale / np.sqrt(t)
         scale = np.ones(self.num_envs)
         if self.normalise:
-            seen = self.rounds[rows, b]
-            mean = np.divide(self.loss_sum[rows, b], seen, out=np.full(self.num_envs, 2.0), where=seen > 0)
-            scale = np.maximum(mean - 1.0, 1e-9)
+            scale = iteration_scale(self.loss_sum[rows, b], self.rounds[rows, b])
         return tsallis_inf_probabilities(self.L_hat[rows, b] / scale[:, None], eta), b
 
     def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:

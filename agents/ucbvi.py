@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 from pydantic import Field
 
@@ -48,8 +49,6 @@ class UCBVI(EpisodicAgent):
     config: UCBVIConfig
 
     def _init_state(self) -> None:
-        import gymnasium as gym
-
         cfg = self.config
         self._init_counters()
         if not isinstance(self.observation_space, gym.spaces.Discrete):

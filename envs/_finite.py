@@ -67,27 +67,6 @@ def check_probability(name: str, value: Any, upper_open: bool = False) -> float:
     return value
 
 
-def check_nonnegative(name: str, value: Any) -> float:
-    """Validate a finite float knob ``>= 0``.
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given.
-
-    Returns:
-        The value, as a Python ``float``.
-
-    Raises:
-        UserError: ``value`` is not a finite number ``>= 0``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{name} must be a number >= 0, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and value >= 0):
-        raise UserError(f"{name} must be a finite number >= 0, got {value}")
-    return value
-
-
 def _read_only(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x)
     if x.flags.writeable:

@@ -71,6 +71,17 @@ def check_int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+def _finite_number(name: str, value: Any, strict: bool) -> float:
+    """A finite float ``> 0`` (``strict``) or ``>= 0``, else a one-line :class:`UserError` naming it."""
+    bound = "> 0" if strict else ">= 0"
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise UserError(f"{name} must be a number {bound}, got {value!r}")
+    value = float(value)
+    if not (np.isfinite(value) and (value > 0 if strict else value >= 0)):
+        raise UserError(f"{name} must be a finite number {bound}, got {value}")
+    return value
+
+
 def check_positive(name: str, value: Any) -> float:
     """Validate a finite, strictly positive float knob.
 
@@ -84,12 +95,23 @@ def check_positive(name: str, value: Any) -> float:
     Raises:
         UserError: ``value`` is not a number, not finite, or not ``> 0``.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{name} must be a number > 0, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and value > 0):
-        raise UserError(f"{name} must be a finite number > 0, got {value}")
-    return value
+    return _finite_number(name, value, strict=True)
+
+
+def check_nonnegative(name: str, value: Any) -> float:
+    """Validate a finite float knob ``>= 0``.
+
+    Args:
+        name: The knob's name, as the user spells it.
+        value: The value given.
+
+    Returns:
+        The value, as a Python ``float``.
+
+    Raises:
+        UserError: ``value`` is not a finite number ``>= 0``.
+    """
+    return _finite_number(name, value, strict=False)
 
 
 class BanditCore(ABC):

@@ -8,8 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs._finite import FiniteHorizonMDPEnv, check_nonnegative, check_probability
-from rl_suite.envs.bandits._core import check_choice, check_int
+from rl_suite.envs._finite import FiniteHorizonMDPEnv, check_probability
+from rl_suite.envs.bandits._core import check_choice, check_int, check_nonnegative
 from rl_suite.errors import UserError
 
 EMISSIONS = ("hadamard", "mlp")

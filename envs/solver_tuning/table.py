@@ -119,7 +119,11 @@ def cache_key(
     params = generator.params()
     if params is None:
         return None
-    description = _description(generator, params, seed, omegas, method, tol, max_iter)
+    return _key(_description(generator, params, seed, omegas, method, tol, max_iter))
+
+
+def _key(description: str) -> str:
+    """The 24-hex-digit cache key of a table description."""
     return hashlib.sha256(description.encode()).hexdigest()[:24]
 
 
@@ -162,10 +166,8 @@ def _cache_slot(
     if params is None:
         return None
     directory = default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
-    key = hashlib.sha256(
-        _description(generator, params, seed, grid, method, tol, max_iter).encode()
-    ).hexdigest()
-    return directory, key[:24], _description(generator, params, seed, grid, method, tol, max_iter)
+    description = _description(generator, params, seed, grid, method, tol, max_iter)
+    return directory, _key(description), description
 
 
 def _grid_rows(
