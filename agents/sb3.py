@@ -39,6 +39,8 @@ class SB3Config(AgentConfig):
     """Keyword arguments for the SB3 constructor, e.g. ``{n_steps: 256, learning_rate: 0.0003}``."""
     verbose: int = Field(0, ge=0, le=2)
     """SB3 verbosity (0 silent, 1 info, 2 debug)."""
+    frame_stack: int = Field(1, ge=1, le=64)
+    """Observations stacked as the policy's input (1: none; k > 1: the last k, padded with the reset one)."""
 
     @field_validator("hyperparams")
     @classmethod
@@ -49,8 +51,13 @@ class SB3Config(AgentConfig):
         return v
 
 
-def sb3_env(env: gym.Env) -> gym.Env:
-    """Adapt an rl_suite env to what SB3 accepts: flat float32 vectors for Box observations."""
+def sb3_env(env: gym.Env, frame_stack: int = 1) -> gym.Env:
+    """Adapt an rl_suite env to what SB3 accepts: flat float32 vectors for Box observations.
+
+    With ``frame_stack = k > 1`` the adapted observations are then stacked by Gymnasium's
+    ``FrameStackObservation`` (the last k, padded at reset with the first one): a ``Discrete(n)`` observation
+    becomes ``MultiDiscrete([n] * k)``, which SB3 one-hot encodes per frame.
+    """
     space = env.observation_space
     if isinstance(space, gym.spaces.Box):
         if len(space.shape) > 1:
@@ -62,11 +69,18 @@ def sb3_env(env: gym.Env) -> gym.Env:
                 flat.low.astype(np.float32), flat.high.astype(np.float32), dtype=np.float32
             )
             env = gym.wrappers.TransformObservation(env, _to_float32, space32)
+    if frame_stack > 1:
+        env = gym.wrappers.FrameStackObservation(env, frame_stack, padding_type="reset")
     return env
 
 
 def _to_float32(obs: np.ndarray) -> np.ndarray:
     return np.asarray(obs, dtype=np.float32)
+
+
+def _unstacked(env: gym.Env) -> gym.Env:
+    """The env under a ``FrameStackObservation`` that :func:`sb3_env` added (``env`` itself if none)."""
+    return env.env if isinstance(env, gym.wrappers.FrameStackObservation) else env
 
 
 def _observation_chain(env: gym.Env) -> list[gym.ObservationWrapper]:
@@ -99,9 +113,9 @@ class SB3Agent(Agent):
         super().__init__(env, config, seed)
         if isinstance(env, gym.vector.VectorEnv):
             raise UserError(f"{type(self).__name__} takes a single env; SB3 vectorises internally")
-        self.sb3_env = sb3_env(env)
-        self._obs_chain = _observation_chain(self.sb3_env)
         cfg: SB3Config = self.config  # type: ignore[assignment]
+        self.sb3_env = sb3_env(env, cfg.frame_stack)
+        self._obs_chain = _observation_chain(_unstacked(self.sb3_env))
         if _model is not None:
             self.model = _model
             return
@@ -150,6 +164,9 @@ class SB3Agent(Agent):
         """The model's action for one raw env observation."""
         for wrapper in self._obs_chain:
             obs = wrapper.observation(obs)
+        stack = self.config.frame_stack  # type: ignore[attr-defined]
+        if stack > 1:  # one observation: the stack a fresh episode starts with (padded with it)
+            obs = np.stack([np.asarray(obs)] * stack)
         action, _ = self.model.predict(obs, deterministic=deterministic)
         return int(np.asarray(action).reshape(-1)[0]) if np.asarray(action).size == 1 else action
 
@@ -168,7 +185,7 @@ class SB3Agent(Agent):
         if not path.is_file() or not meta_path.is_file():
             raise UserError(f"no saved SB3 agent at {path}")
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        adapted = sb3_env(env)
+        adapted = sb3_env(env, int(meta["config"].get("frame_stack", 1)))
         model = cls.algo_class().load(path, env=adapted, device=meta["config"]["device"])
         agent = cls(env, meta["config"], seed=meta["seed"], _model=model)
         agent.num_timesteps = int(model.num_timesteps)
@@ -199,3 +216,19 @@ class RecurrentPPOAgent(SB3Agent):
     algo_path = "sb3_contrib:RecurrentPPO"
     default_policy = "MlpLstmPolicy"
     requirement = "sb3-contrib"
+
+
+class FrameStackConfig(SB3Config):
+    """Settings of PPO on stacked observations (the memory baseline of the POMDP family)."""
+
+    frame_stack: int = Field(4, ge=1, le=64)
+    """Observations stacked as the policy's input (the last k, padded at reset with the first one)."""
+
+
+class PPOFrameStackAgent(PPOAgent):
+    """SB3 PPO on the last ``frame_stack`` observations (Schulman et al. 2017; stacking as Mnih et al. 2015).
+
+    A finite-memory baseline for POMDPs: it can close a memory gap only when ``frame_stack`` covers it.
+    """
+
+    Config = FrameStackConfig

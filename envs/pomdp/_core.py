@@ -25,6 +25,13 @@ episodes, or evaluate deterministic agents exactly with :meth:`TabularPOMDPEnv.p
 truncated discounted form the estimate has a bias of at most ``γ^N·max|R|/(1−γ)`` (``N = max_steps``),
 reported by :meth:`TabularPOMDPEnv.solve`.
 
+Exact pseudo-regret of agents (spec §4.3). Agents whose policy is deterministic given the history within
+an episode (``window-ucbvi``, ``omle-lite``, ``belief-planner``) call :meth:`TabularPOMDPEnv.pseudo_regret`
+once per episode on the policy they are about to play and keep the exact ``V*(b0) − V^{π_k}(b0)``
+themselves: in ``agent.pseudo_regrets`` and ``agent.diagnostics()["exact_pseudo_regret"]`` (which the runner
+copies into ``summary.json`` → ``agent_diagnostics``). ``info["regret"]`` and ``metrics.csv`` keep the
+realised estimate above, so that every agent, SB3 baselines included, is compared on the same curve.
+
 Draw order (fixed, so that the same seed gives the same trajectory): ``reset`` draws two uniforms (the
 start state by inversion of ``b0``, then ``o_0`` by inversion of ``Z0[s_0]``); every ``step`` draws two
 (the next state by inversion of ``T[s, a]``, then the observation by inversion of ``Z[a, s']``).
@@ -429,7 +436,7 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
     def _compute_solution(self) -> dict[str, Any]:
         m = self._model
         qm = solvers.qmdp(m)
-        pb = solvers.pbvi(m, beliefs=self._pbvi_beliefs(), **self._pbvi_options)
+        pb = self.pbvi_solution()
         tree: dict[str, Any] | None = None
         if m.horizon is not None:
             try:
@@ -471,6 +478,18 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
         out.update(self._solve_extra())
         return out
 
+    def pbvi_solution(self) -> solvers.PBVIResult:
+        """The PBVI solution with the family's settings: α-vectors and their actions (computed once).
+
+        :meth:`solve` reports its value as the lower end of the bracket; planners (the ``belief-planner``
+        agent) act with its α-vectors.
+        """
+        cached = getattr(self, "_pbvi", None)
+        if cached is None:
+            cached = solvers.pbvi(self._model, beliefs=self._pbvi_beliefs(), **self._pbvi_options)
+            self._pbvi = cached
+        return cached
+
     def optimal_value(self) -> float:
         """The reference ``V*(b0)`` that the regret uses (see :meth:`solve`)."""
         return float(self.solve()["optimal_value"])
@@ -498,6 +517,47 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
             return solvers.evaluate_memoryless_policy(self._model, policy)
         except ValueError as err:
             raise UserError(str(err)) from None
+
+    def decode_observation(self, obs: Any) -> int:
+        """The model observation ``o`` of an env observation (strips the ``obs_last_action`` encoding)."""
+        o = int(np.asarray(obs).reshape(-1)[0])
+        return o % self.n_observations if self.obs_last_action else o
+
+    def pseudo_regret(
+        self, policy: Any, max_branches: int = 100_000, window: int | None = None
+    ) -> float | None:
+        """Exact pseudo-regret ``V*(b0) − V^π(b0)`` of a deterministic history policy (spec §4.3).
+
+        This is the evaluation hook of learners whose policy is fixed within an episode (``window-ucbvi``,
+        ``omle-lite``, ``belief-planner``): the value is computed by branching on observations
+        (:func:`~rl_suite.envs.pomdp.solvers.evaluate_history_policy`; discounted form: truncated at
+        ``max_steps``), not estimated from returns.
+
+        Args:
+            policy: ``(o_0, a_0, ..., o_t) -> action`` in model observations; with ``window = w``, a
+                finite-window policy ``(h, x_h) -> action`` evaluated per window
+                (:func:`~rl_suite.envs.pomdp.solvers.evaluate_window_policy`, no branch limit).
+            max_branches: Largest number of live histories; beyond it the evaluation is given up.
+            window: ``w`` of a finite-window policy, or ``None`` for a history policy.
+
+        Returns:
+            The pseudo-regret, or ``None`` when the history tree has more than ``max_branches`` live
+            histories (then every later call returns ``None`` at once, so a too-big env costs one try).
+        """
+        if getattr(self, "_exact_too_big", False):
+            return None
+        try:
+            if window is not None:
+                return self.optimal_value() - solvers.evaluate_window_policy(
+                    self._model, policy, window, self.max_steps
+                )
+            value = solvers.evaluate_history_policy(self._model, policy, self.max_steps, max_branches)
+        except ValueError as err:
+            if "max_branches" not in str(err):
+                raise UserError(str(err)) from None
+            self._exact_too_big = True
+            return None
+        return self.optimal_value() - value
 
     def pomdp_metadata(self) -> dict[str, Any]:
         """Learnability metadata of spec §4.1 (cached; ``None`` where too expensive to compute).

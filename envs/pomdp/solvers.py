@@ -228,8 +228,52 @@ class BeliefTreeResult:
     seconds: float
 
 
-def belief_tree_value(model: POMDPModel | dict[str, Any], max_beliefs: int = 200_000) -> BeliefTreeResult:
-    """Exact finite-horizon optimal value by expectimax over the belief tree (Kaelbling et al. 1998).
+@dataclass
+class BeliefTreePlan:
+    """The whole solved belief tree of :func:`belief_tree_plan`: values *and* the optimal policy.
+
+    Nodes are the distinct beliefs of each level; an agent follows the tree by node index (no belief
+    arithmetic, so no rounding can take it off the tree): start at ``root[o_0]``, act ``argmax Q[h][node]``,
+    move to ``child[h][node, a, o]``.
+
+    Attributes:
+        value: ``V*`` (the expectation over the first observation).
+        root: ``(O,)`` node of level 0 for each first observation (``-1``: impossible observation).
+        Q: Per level ``h < H``, the ``(n_h, A)`` optimal action values of its nodes.
+        child: Per level ``h < H``, ``(n_h, A, O)`` node indices of level ``h + 1`` (``-1``: the
+            observation has probability 0 after that action).
+        beliefs: Per level ``0 .. H``, the ``(n_h, S)`` beliefs of its nodes.
+        seconds: Wall time.
+    """
+
+    value: float
+    root: np.ndarray
+    Q: list[np.ndarray]
+    child: list[np.ndarray]
+    beliefs: list[np.ndarray]
+    seconds: float
+
+    @property
+    def n_beliefs(self) -> list[int]:
+        """Distinct beliefs per level ``0 .. H``."""
+        return [int(b.shape[0]) for b in self.beliefs]
+
+    def node(self, history: History) -> int:
+        """The node reached by ``(o_0, a_0, o_1, ..., a_{t-1}, o_t)``; ``-1`` if it leaves the tree."""
+        n = int(self.root[history[0]]) if 0 <= history[0] < self.root.size else -1
+        for t in range(1, len(history), 2):
+            if n < 0 or t // 2 >= len(self.child):
+                return -1
+            n = int(self.child[t // 2][n, history[t], history[t + 1]])
+        return n
+
+    def action(self, h: int, node: int) -> int:
+        """The optimal action at ``node`` of level ``h`` (ties to the lowest action)."""
+        return int(self.Q[h][node].argmax())
+
+
+def belief_tree_plan(model: POMDPModel | dict[str, Any], max_beliefs: int = 200_000) -> BeliefTreePlan:
+    """Exact finite-horizon expectimax over the belief tree (Kaelbling et al. 1998), keeping the policy.
 
     The tree branches on (action, observation) with exact Bayes updates. Nodes of one level that carry
     the same belief (to 12 decimals) are merged, which keeps the search exact (the value of a node depends
@@ -241,7 +285,7 @@ def belief_tree_value(model: POMDPModel | dict[str, Any], max_beliefs: int = 200
         max_beliefs: Largest number of distinct beliefs allowed on one level.
 
     Returns:
-        The exact value and the tree's sizes.
+        The value, the optimal ``Q`` of every node and the child links (see :class:`BeliefTreePlan`).
 
     Raises:
         ValueError: The model has no finite horizon, or a level exceeds ``max_beliefs``.
@@ -250,11 +294,14 @@ def belief_tree_value(model: POMDPModel | dict[str, Any], max_beliefs: int = 200
     m = as_model(model)
     if m.horizon is None:
         raise ValueError("belief_tree_value needs a finite horizon")
-    H, A, gamma = m.horizon, m.n_actions, m.gamma
+    H, A, n_obs, gamma = m.horizon, m.n_actions, m.n_observations, m.gamma
     support = m.obs_support()
+    joint0 = m.b0[:, None] * m.Z0
     p0, B = initial_beliefs(m)
     B, _, inv0 = _dedupe(B)
-    levels, sizes = [B], [B.shape[0]]
+    root = np.full(n_obs, -1, dtype=np.int64)
+    root[np.flatnonzero(joint0.sum(axis=0) > BRANCH_EPS)] = inv0
+    levels = [B]
     links: list[list[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]] = []
     for _ in range(H):
         B = levels[-1]
@@ -273,18 +320,38 @@ def belief_tree_value(model: POMDPModel | dict[str, Any], max_beliefs: int = 200
         offsets = np.cumsum([0] + [c.shape[0] for c in children])
         links.append([(*e, inverse[offsets[i] : offsets[i + 1]]) for i, e in enumerate(edges)])
         levels.append(nxt)
-        sizes.append(nxt.shape[0])
     V = np.zeros(levels[-1].shape[0])
-    first = np.zeros(levels[0].shape[0], dtype=np.int64)
+    Qs: list[np.ndarray] = [np.empty(0)] * H
+    kids: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * H
     for h in range(H - 1, -1, -1):
         B = levels[h]
         Q = B @ m.R
-        for a, _o, rows, p, child in links[h]:
-            Q[rows, a] += gamma * p * V[child]
+        child = np.full((B.shape[0], A, n_obs), -1, dtype=np.int64)
+        for a, o, rows, p, nodes in links[h]:
+            Q[rows, a] += gamma * p * V[nodes]
+            child[rows, a, o] = nodes
+        Qs[h], kids[h] = Q, child
         V = Q.max(axis=1)
-        first = Q.argmax(axis=1)
     value = float(p0 @ V[inv0])
-    return BeliefTreeResult(value, first[inv0].tolist(), sizes, time.perf_counter() - t0)
+    return BeliefTreePlan(value, root, Qs, kids, levels, time.perf_counter() - t0)
+
+
+def belief_tree_value(model: POMDPModel | dict[str, Any], max_beliefs: int = 200_000) -> BeliefTreeResult:
+    """Exact finite-horizon optimal value by expectimax over the belief tree (:func:`belief_tree_plan`).
+
+    Args:
+        model: A finite-horizon model.
+        max_beliefs: Largest number of distinct beliefs allowed on one level.
+
+    Returns:
+        The exact value and the tree's sizes.
+
+    Raises:
+        ValueError: The model has no finite horizon, or a level exceeds ``max_beliefs``.
+    """
+    plan = belief_tree_plan(model, max_beliefs)
+    first = [int(plan.Q[0][n].argmax()) for n in plan.root[plan.root >= 0]]
+    return BeliefTreeResult(plan.value, first, plan.n_beliefs, plan.seconds)
 
 
 # --------------------------------------------------------------------------------------------- QMDP
@@ -627,6 +694,69 @@ def evaluate_history_policy(
             )
         hist = new_hist
         J = np.array(new_J) if new_J else np.zeros((0, m.n_states))
+    return total
+
+
+def evaluate_window_policy(
+    model: POMDPModel | dict[str, Any],
+    policy: Callable[[int, History], int],
+    window: int,
+    horizon: int | None = None,
+) -> float:
+    """Exact expected return of a deterministic finite-window policy ``a_h = π(h, x_h)``.
+
+    ``x_h = (o_{h−w}, a_{h−w}, …, a_{h−1}, o_h)`` is the last ``window`` observation–action pairs and the
+    current observation (shorter at the start). Since the action depends on ``(h, x_h)`` only, the pair
+    (state, window) is a Markov chain: the evaluation carries the joint ``P(s_h, x_h)`` per distinct window
+    instead of per history, so its cost is ``O(H · #windows · O · S²)`` rather than ``O(O^H)``. It equals
+    :func:`evaluate_history_policy` on ``history -> π(len(history) // 2, history[-(2w+1):])``.
+
+    Args:
+        model: The POMDP.
+        policy: ``(h, window) -> action``.
+        window: w ≥ 0.
+        horizon: Steps to evaluate; defaults to the model's (required for a discounted model).
+
+    Returns:
+        ``E[Σ_{t<H} γ^t r_t]``.
+
+    Raises:
+        ValueError: No horizon, or the policy returns an action outside ``[0, A)``.
+    """
+    m = as_model(model)
+    H = m.horizon if horizon is None else int(horizon)
+    if H is None:
+        raise ValueError("evaluate_window_policy needs a horizon for a discounted model")
+    keep = 2 * int(window) + 1
+    joint0 = m.b0[:, None] * m.Z0
+    layer: dict[History, np.ndarray] = {
+        (int(o),): joint0[:, o].copy() for o in np.flatnonzero(joint0.sum(axis=0) > BRANCH_EPS)
+    }
+    alive = np.ones(m.n_states) if m.terminal is None else (~m.terminal).astype(np.float64)
+    support = m.obs_support()
+    total, disc = 0.0, 1.0
+    for t in range(H):
+        if not layer:
+            break
+        windows = list(layer)
+        J = np.array([layer[x] for x in windows])
+        acts = np.array([policy(t, x) for x in windows], dtype=np.int64)
+        if ((acts < 0) | (acts >= m.n_actions)).any():
+            raise ValueError(f"the policy returned an action outside [0, {m.n_actions})")
+        total += disc * float((J * m.R.T[acts]).sum())
+        disc *= m.gamma
+        if t == H - 1:
+            break
+        nxt: dict[History, np.ndarray] = {}
+        for a in np.unique(acts):
+            idx = np.flatnonzero(acts == a)
+            pred = m.predict(J[idx], int(a)) * alive
+            for o in support[a]:
+                nj = pred * m.Z[a, :, o]
+                for k in np.flatnonzero(nj.sum(axis=1) > BRANCH_EPS):
+                    x2 = (*windows[idx[k]], int(a), int(o))[-keep:]
+                    nxt[x2] = nxt[x2] + nj[k] if x2 in nxt else nj[k]
+        layer = nxt
     return total
 
 
