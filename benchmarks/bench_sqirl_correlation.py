@@ -1,0 +1,331 @@
+"""SQIRL vs SB3 PPO and DQN sample complexity across small MDPs (llm_policy_opt spec §3.5 S2/S4).
+
+    OMP_NUM_THREADS=1 nice -n 10 python benchmarks/bench_sqirl_correlation.py --workers 2  # 20 + 2 MDPs
+    OMP_NUM_THREADS=1 python benchmarks/bench_sqirl_correlation.py --quick               # 7 MDPs, smoke
+
+Instances: ``rl_suite/LayeredLureMDP-v0`` (H=6, S=5) over lure depth {1, 2, 3} × A {2, 3} × slip {0.1, 0.3}
+× instance seed {0, 1} (seed 0 only at depth 1: 20 MDPs), plus MiniGrid Empty-5x5 and LavaGapS5 enumerated
+by ``rl_suite/MiniGridFiniteHorizon-v0`` (H=10, state-id observations) — 22 in all.
+
+Sample complexity is exact: every ``--check-every`` env steps (every episode for SQIRL) the agent's greedy
+policy table is evaluated with :func:`rl_suite.tabular.policy_value` through ``env.policy_value``; the
+sample complexity is the first step at which it is optimal (``inf`` if never within the budget).
+
+* SQIRL: tabular regressor, ``restart=True`` (m = 1, 2, 4, … until solved), k ∈ {1, 2, 3}; the best k.
+* PPO / DQN: Stable-Baselines3 directly (8 / 4 vectorised copies of the env, for speed) with observation
+  ``one-hot(state) ⊕ one-hot(step)`` (the MDPs are non-stationary, so the policy needs the step).
+
+The table lists min_k, the simple effective-horizon bound (a proxy, see rl_suite.effective_horizon) and
+the three sample complexities; below it, Spearman ρ between log sample complexities over the instances
+that both methods solved, and between the bound and each method. A scatter plot PNG goes to ``--out``.
+BLAS and torch run single-threaded.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = "1"
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import gymnasium as gym  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+import rl_suite  # noqa: E402, F401  (registers the env ids)
+from rl_suite.agents.sqirl import SQIRL  # noqa: E402
+from rl_suite.effective_horizon import min_k, simple_effective_horizon  # noqa: E402
+
+torch.set_num_threads(1)
+
+#: PPO with 8 envs and n_steps 128 (the authors' smaller grid value); lr, epochs and batch set for tiny MDPs.
+PPO = {
+    "n_steps": 128,
+    "batch_size": 128,
+    "n_epochs": 10,
+    "learning_rate": 3e-3,
+    "ent_coef": 0.01,
+    "gamma": 1.0,
+}
+DQN = {
+    "learning_starts": 500,
+    "buffer_size": 20_000,
+    "batch_size": 32,
+    "learning_rate": 1e-3,
+    "train_freq": 1,
+    "gradient_steps": 1,
+    "target_update_interval": 250,
+    "exploration_fraction": 0.3,
+    "gamma": 1.0,
+}
+
+
+class StepObservation(gym.ObservationWrapper):
+    """Observation ``one-hot(state) ⊕ one-hot(step)`` of a finite-horizon env with Discrete(S) obs."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.S, self.H = int(env.observation_space.n), int(env.unwrapped.horizon)
+        self.observation_space = gym.spaces.Box(0.0, 1.0, (self.S + self.H,), dtype=np.float32)
+        self._h = 0
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict]:
+        self._h = 0
+        return super().reset(**kwargs)
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+        self._h += 1
+        return super().step(action)
+
+    def observation(self, obs: Any) -> np.ndarray:
+        return self.encode(np.array([int(obs)]), np.array([min(self._h, self.H - 1)]))[0]
+
+    def encode(self, s: np.ndarray, h: np.ndarray) -> np.ndarray:
+        out = np.zeros((s.size, self.S + self.H), dtype=np.float32)
+        out[np.arange(s.size), s] = 1.0
+        out[np.arange(s.size), self.S + h] = 1.0
+        return out
+
+
+def instances(
+    quick: bool, max_depth: int = 3, actions: tuple[int, ...] = (2, 3)
+) -> list[tuple[str, dict[str, Any]]]:
+    """The MDPs of the study: (label, gym.make kwargs)."""
+    out = []
+    for depth in range(1, max_depth + 1):
+        for A in actions:
+            for slip in (0.1, 0.3):
+                for seed in (0, 1) if depth > 1 else (0,):
+                    kw = {"lure_depth": depth, "n_actions": A, "slip": slip, "instance_seed": seed}
+                    spec = {"id": "rl_suite/LayeredLureMDP-v0", **kw}
+                    out.append((f"lure d={depth} A={A} slip={slip} #{seed}", spec))
+    if quick:
+        out = out[::4]
+    for level in ("MiniGrid-Empty-5x5-v0", "MiniGrid-LavaGapS5-v0"):
+        kw = {"level": level, "horizon": 10, "observation": "state"}
+        out.append((level.removeprefix("MiniGrid-"), {"id": "rl_suite/MiniGridFiniteHorizon-v0", **kw}))
+    return out
+
+
+#: ε of "optimal": a fraction of the gap between V* and the uniform policy's value (``--tolerance``).
+TOLERANCE = [0.0]
+
+
+def is_optimal(base: Any, policy: np.ndarray) -> bool:
+    """Whether the greedy ``policy`` table is ε-optimal, evaluated exactly (ε = 0: optimal to 1e-6)."""
+    v_star = base.optimal_value()
+    uniform = np.full((base.horizon, base.n_states, base.n_actions), 1.0 / base.n_actions)
+    eps = max(TOLERANCE[0] * (v_star - base.policy_value(uniform)), 1e-6 * max(1.0, abs(v_star)))
+    return base.policy_value(policy) >= v_star - eps
+
+
+def sqirl_sample_complexity(spec: dict[str, Any], k: int, budget: int, seed: int) -> float:
+    env = gym.make(**spec)
+    base = env.unwrapped
+    agent = SQIRL(env, {"planning_depth": k, "episodes_per_timestep": 1, "restart": True}, seed=seed)
+    found = [math.inf]
+
+    def check(a: SQIRL, info: dict) -> bool:
+        if a.num_timesteps % base.horizon == 0 and is_optimal(base, a.policy_table()):
+            found[0] = a.num_timesteps
+            return False
+        return True
+
+    agent.learn(budget, callback=check)
+    return found[0]
+
+
+def sb3_sample_complexity(spec: dict[str, Any], algo: str, budget: int, every: int, seed: int) -> float:
+    from stable_baselines3 import DQN as SB3DQN
+    from stable_baselines3 import PPO as SB3PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    probe = StepObservation(gym.make(**spec))
+    base, S, H = probe.unwrapped, probe.S, probe.H
+    grid = probe.encode(np.tile(np.arange(S), H), np.repeat(np.arange(H), S))
+    n_envs = 8 if algo == "ppo" else 4
+    vec = DummyVecEnv([lambda: StepObservation(gym.make(**spec))] * n_envs)
+    cls, hp = (SB3PPO, PPO) if algo == "ppo" else (SB3DQN, DQN)
+    model = cls("MlpPolicy", vec, seed=seed, device="cpu", **hp)
+    found = [math.inf]
+
+    class Check(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.next = every
+
+        def _on_step(self) -> bool:
+            if self.num_timesteps < self.next:
+                return True
+            self.next += every
+            actions, _ = self.model.predict(grid, deterministic=True)
+            if is_optimal(base, np.asarray(actions).reshape(H, S)):
+                found[0] = self.num_timesteps
+                return False
+            return True
+
+    model.learn(budget, callback=Check())
+    return found[0]
+
+
+def rho(x: list[float], y: list[float]) -> tuple[float, int]:
+    pairs = [(a, b) for a, b in zip(x, y, strict=True) if math.isfinite(a) and math.isfinite(b)]
+    if len(pairs) < 3:
+        return math.nan, len(pairs)
+    r = spearmanr([math.log(a) for a, _ in pairs], [math.log(b) for _, b in pairs]).statistic
+    return float(r), len(pairs)
+
+
+def median(values: list[float]) -> float:
+    """Median over seeds; ``inf`` (unsolved) sorts last, so a majority of unsolved seeds gives ``inf``."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
+
+
+def rho_censored(x: list[float], y: list[float]) -> float:
+    """Spearman ρ over every instance, an unsolved run ranked last (tied) — censoring at the budget."""
+    big = 1e300
+    r = spearmanr([a if math.isfinite(a) else big for a in x], [b if math.isfinite(b) else big for b in y])
+    return float(r.statistic)
+
+
+def study(job: tuple[str, dict[str, Any], argparse.Namespace]) -> dict[str, Any]:
+    """min_k, the proxy bound and the three sample complexities of one MDP."""
+    label, spec, args = job
+    torch.set_num_threads(1)
+    TOLERANCE[0] = args.tolerance
+    base = gym.make(**spec).unwrapped
+    P, R, rho0 = base.model()
+    mk = min_k(P, R, rho0, max_k=5)
+    bound, _ = simple_effective_horizon(P, R, rho0, max_k=5)
+    seeds = range(args.seed, args.seed + args.seeds)
+    sqs = []
+    for seed in seeds:
+        sq = math.inf
+        for k in (3, 2, 1):  # the best k; a later k only has to beat the best so far (k=3 >= most min_k)
+            budget = args.sqirl_budget if sq == math.inf else int(sq)
+            sq = min(sq, sqirl_sample_complexity(spec, k, budget, seed))
+        sqs.append(sq)
+    sq = median(sqs)
+    ppo = median([sb3_sample_complexity(spec, "ppo", args.ppo_budget, args.check_every, s) for s in seeds])
+    dqn = median([sb3_sample_complexity(spec, "dqn", args.dqn_budget, args.check_every, s) for s in seeds])
+    print(f"{label:32s} min_k={mk} H={bound:.3g} sqirl={sq} ppo={ppo} dqn={dqn}", flush=True)
+    return {"mdp": label, "min_k": mk, "bound": bound, "sqirl": sq, "ppo": ppo, "dqn": dqn}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 lure MDPs + 2 MiniGrid levels")
+    parser.add_argument("--sqirl-budget", type=int, default=50_000)
+    parser.add_argument("--ppo-budget", type=int, default=20_000)
+    parser.add_argument("--dqn-budget", type=int, default=10_000)
+    parser.add_argument("--check-every", type=int, default=500, help="env steps between PPO/DQN checks")
+    parser.add_argument("--workers", type=int, default=1, help="MDPs studied in parallel (processes)")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per agent and MDP (the median is used)")
+    parser.add_argument("--max-depth", type=int, default=3, help="largest lure depth of the grid")
+    parser.add_argument("--actions", type=str, default="2,3", help="action counts of the grid")
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=0.0,
+        help="count a policy as solved within this fraction of V* - V(uniform) (0: exactly optimal)",
+    )
+    parser.add_argument("--out", type=Path, default=Path("reports/sqirl_correlation"))
+    args = parser.parse_args()
+    t0 = time.perf_counter()
+    jobs = [
+        (label, spec, args)
+        for label, spec in instances(
+            args.quick, args.max_depth, tuple(int(a) for a in args.actions.split(","))
+        )
+    ]
+    if args.workers > 1:
+        from multiprocessing import Pool
+
+        with Pool(args.workers) as pool:
+            rows = pool.map(study, jobs, chunksize=1)
+    else:
+        rows = [study(job) for job in jobs]
+    wall = time.perf_counter() - t0
+
+    def fmt(x: Any) -> str:
+        return (
+            "none≤5"
+            if x is None
+            else ("inf" if x == math.inf else f"{x:.3g}" if isinstance(x, float) else str(x))
+        )
+
+    print("\n| MDP | min_k | simple H bound (proxy) | SQIRL | PPO | DQN |\n|---|---|---|---|---|---|")
+    for r in rows:
+        cells = [r["mdp"], *(fmt(r[c]) for c in ("min_k", "bound", "sqirl", "ppo", "dqn"))]
+        print("| " + " | ".join(cells) + " |")
+    cols = {c: [r[c] for r in rows] for c in ("sqirl", "ppo", "dqn")}
+    solved = {c: sum(math.isfinite(x) for x in v) for c, v in cols.items()}
+    print("\nsolved: " + ", ".join(f"{c.upper()} {solved[c]}/{len(rows)}" for c in cols))
+    bound = [math.exp(r["bound"]) if math.isfinite(r["bound"]) else math.inf for r in rows]
+    print(
+        "\n| pair (log sample complexity) | Spearman ρ (both solved) | n | ρ (unsolved ranked last) |"
+        "\n|---|---|---|---|"
+    )
+    stats = {}
+    for name, x, y in [
+        ("SQIRL vs PPO", cols["sqirl"], cols["ppo"]),
+        ("SQIRL vs DQN", cols["sqirl"], cols["dqn"]),
+        ("PPO vs DQN", cols["ppo"], cols["dqn"]),
+        ("simple H bound vs SQIRL", bound, cols["sqirl"]),
+        ("simple H bound vs PPO", bound, cols["ppo"]),
+        ("simple H bound vs DQN", bound, cols["dqn"]),
+    ]:
+        r, n = rho(x, y)
+        rc = rho_censored(x, y)
+        stats[name] = {"rho": r, "n": n, "rho_censored": rc}
+        print(f"| {name} | {r:.2f} | {n} | {rc:.2f} |")
+    print(f"\nwall time {wall:.0f} s (1 thread)")
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(
+        json.dumps({"rows": rows, "spearman": stats, "wall_s": wall}, default=str)
+    )
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5, 4.5))
+    for other, marker in (("ppo", "o"), ("dqn", "s")):
+        pts = [
+            (a, b)
+            for a, b in zip(cols["sqirl"], cols[other], strict=True)
+            if math.isfinite(a) and math.isfinite(b)
+        ]
+        if pts:
+            ax.scatter(
+                *zip(*pts, strict=True),
+                marker=marker,
+                label=f"{other.upper()} (ρ={stats[f'SQIRL vs {other.upper()}']['rho']:.2f})",
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("SQIRL sample complexity (env steps)")
+    ax.set_ylabel("PPO / DQN sample complexity (env steps)")
+    ax.set_title("Steps to an optimal greedy policy")
+    ax.legend()
+    fig.tight_layout()
+    path = args.out / "scatter.png"
+    fig.savefig(path, dpi=120)
+    print(f"scatter plot: {path}")
+
+
+if __name__ == "__main__":
+    main()
