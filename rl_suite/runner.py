@@ -343,6 +343,15 @@ def _agent_diagnostics(summary: dict[str, Any], tracker: Tracker, agent: Any, st
     values = {k: float(v) for k, v in diagnostics().items()}
     summary["agent_diagnostics"] = values
     tracker.log({"t": step, **{f"agent/{k}": v for k, v in values.items()}})
+    # Agents that learn in rounds (the RLHF sequence agents) hand over every round's metrics and tables.
+    drain = getattr(agent, "drain_tracked", None)
+    for row in drain() if callable(drain) else ():
+        tracker.log({"t": int(row["t"]), **{f"agent/{k}": float(v) for k, v in row.items() if k != "t"}})
+    tables = getattr(agent, "tracker_tables", None)
+    log_table = getattr(tracker, "log_table", None)
+    if callable(tables) and callable(log_table):
+        for key, rows in tables().items():
+            log_table(f"agent/{key}", rows)
 
 
 def _track_rows(tracker: Tracker, rows: np.ndarray, stride: int) -> None:

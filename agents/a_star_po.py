@@ -1,0 +1,98 @@
+"""A*-PO: policy optimisation via optimal advantage regression (Brantley et al. 2025, arXiv 2505.20686).
+
+**Stage 1 (offline, once):** draw ``n_value_samples`` (N = 8) responses per pool prompt from π_ref, score
+them and estimate ``V̂*(x) = β₁·log((1/N)·Σ_i exp(r_i/β₁))`` (β₁ = 0.5; ``beta1 = 0`` gives the mean,
+< 0 gives 0). Optionally drop prompts whose N samples all scored 0 (``filter_incorrect``, off in the
+official scripts).
+
+**Stage 2 (online):** one response per prompt from π_θ; regress
+
+    ( β₂·(ℓ_θ(y) − ℓ_ref(y)) − (r(x, y) − V̂*(x)) )²  −  c_ent·entropy,
+
+with β₂ = 1e-3, entropy coefficient 0.001 and the batch split into ``minibatches`` (2) for one epoch
+(ZhaolinGao/A-PO ``verl/trainer/apo/core_algos.py``). No critic, no old-policy ratio, one sample per
+prompt: the paper's time and memory savings. With exact V* and β₂ = β its minimiser is π* (test A1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from rl_suite.agents.rlhf_base import PipelineConfig, Round, SequenceAgent
+from rl_suite.agents.rlhf_losses import apo_loss, v_star_estimate
+from rl_suite.errors import UserError
+
+
+class APOConfig(PipelineConfig):
+    """Settings of A*-PO (defaults: the official scripts, spec §2.1 / §7.4)."""
+
+    beta1: float = 0.5
+    """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero)."""
+    beta2: float = Field(1e-3, gt=0.0)
+    """β₂ of the stage-2 regression (the spec's tabular prototype used 0.1)."""
+    n_value_samples: int = Field(8, ge=1)
+    """N reference samples per prompt in stage 1."""
+    entropy_coef: float = Field(0.001, ge=0.0)
+    """Entropy bonus (masked mean token entropy)."""
+    minibatches: int = Field(2, ge=1)
+    """Gradient steps per round (the batch is split evenly; 256 → 2 × 128 in the paper)."""
+    filter_incorrect: bool = False
+    """Drop prompts whose N reference samples all score 0 (binary-verifier tasks)."""
+
+
+class APO(SequenceAgent):
+    """A*-PO: one on-policy sample per prompt regressed onto the optimal advantage r − V̂*."""
+
+    Config = APOConfig
+    samples_per_prompt = 1
+
+    def _setup(self) -> None:
+        cfg: APOConfig = self.config  # type: ignore[assignment]
+        n_prompts = self.task.prompts.shape[0]
+        prompts = self._prompts_all
+        with torch.no_grad():
+            samples = self.ref.sample(
+                prompts, n=cfg.n_value_samples, temperature=1.0, generator=self.generator
+            )
+        self.costs["cost/offline_generations"] += samples.shape[0]
+        self.costs["cost/offline_generated_tokens"] += samples.numel()
+        rewards = self.score(prompts.repeat_interleave(cfg.n_value_samples, 0), samples)
+        rewards = rewards.view(n_prompts, cfg.n_value_samples).double()
+        self.v_star = v_star_estimate(rewards, cfg.beta1).float()
+        keep = np.arange(n_prompts)
+        if cfg.filter_incorrect:
+            keep = np.flatnonzero((rewards > 0).any(dim=1).cpu().numpy())
+            if keep.size == 0:
+                raise UserError(
+                    "a-star-po: filter_incorrect dropped every prompt (no reference sample scored > 0)"
+                )
+        self.pool = keep
+
+    def _choose_prompts(self) -> np.ndarray:
+        size = self.cfg.batch_prompts
+        return self.rng.choice(self.pool, size=size, replace=size > self.pool.size)
+
+    def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
+        cfg: APOConfig = self.config  # type: ignore[assignment]
+        prompts, responses = self.prompts_of(rnd), rnd.responses
+        ref = self.ref_logprob(prompts, responses)
+        v = self.v_star[torch.as_tensor(rnd.sample_prompt_index, device=self.device)]
+        size = max(1, -(-responses.shape[0] // cfg.minibatches))
+        out: dict[str, Any] = {}
+        for idx in self.minibatches(responses.shape[0], size):
+            logp = self.policy_logprob(prompts[idx], responses[idx])
+            loss = apo_loss(logp, ref[idx], rewards[idx], v[idx], cfg.beta2)
+            if cfg.entropy_coef > 0:
+                ent = self.policy.entropy(prompts[idx], responses[idx], temperature=cfg.temperature)
+                loss = loss - cfg.entropy_coef * ent.mean() / self.task.response_length
+            out = {"loss": float(loss.detach()), "grad_norm": self.optimise(loss, idx.numel())}
+        out["apo/v_star_mean"] = float(self.v_star.mean())
+        out["apo/advantage_mean"] = float((rewards - v).mean())
+        return out
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,1 @@
+"""The RLHF sandbox: prompt → response tasks whose KL-regularised optimum is computed exactly."""
