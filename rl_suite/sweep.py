@@ -6,12 +6,18 @@ output folder is skipped, and an *interrupted* one is resumed from its checkpoin
 Ctrl-C the same command finishes only what is missing.
 
 Backends are pluggable (:data:`BACKENDS`): ``local`` runs in this process (``workers=1``) or a
-process pool; a cluster backend (Ray Tune) registers beside it without touching the runner.
+process pool; ``ray`` hands the same jobs to Ray Tune (one trial per run, on this machine or a cluster).
+Both execute the very same :func:`execute_job`, and both get their jobs from :func:`plan`, so the
+skip/resume rule above holds whichever backend ran the earlier attempt. Ray is imported only by the ``ray``
+backend (optional extra ``pip install "rl_suite[ray]"``).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -53,6 +59,26 @@ class JobOutcome:
     status: str
     path: str | None
     error: str | None = None
+    attempts: int = 1
+    """How many times the job was executed (more than one after retries of a failed run)."""
+
+
+@dataclass(frozen=True)
+class BackendOptions:
+    """How a backend places and retries runs (the ``rl-suite sweep`` flags after ``--backend``)."""
+
+    max_retries: int = 0
+    """Times a failed run is started again (a fresh run folder each time; the failed one stays)."""
+    cpus_per_trial: float = 1.0
+    """Ray: CPUs reserved per run (Ray also sets the trial's ``OMP_NUM_THREADS`` to it)."""
+    gpus_per_trial: float = 0.0
+    """Ray: GPUs reserved per run (fractions share a GPU)."""
+    storage_path: str | None = None
+    """Ray: where Tune keeps its experiment state [``<out>/_tune``]; on a multi-node cluster it must be
+    shared storage (NFS path or ``s3://``/``gs://`` URI), like the run folders themselves."""
+    address: str | None = None
+    """Ray: the cluster to join (``auto``, ``ray://head:10001``); default ``RAY_ADDRESS`` if set, else a
+    Ray instance started on this machine for the sweep."""
 
 
 @dataclass
@@ -104,8 +130,26 @@ def plan(runs: list[RunConfig]) -> list[Job]:
     return jobs
 
 
-def execute_job(job: Job) -> JobOutcome:
-    """Run one job in this process (the unit every backend executes)."""
+def execute_job(job: Job, max_retries: int = 0) -> JobOutcome:
+    """Run one job in this process (the unit every backend executes), retrying a failed run.
+
+    Args:
+        job: what to do.
+        max_retries: times a failed run is started again from scratch (in a new run folder).
+
+    Returns:
+        The outcome of the last attempt.
+    """
+    outcome = _attempt(job)
+    attempts = 1
+    while outcome.status == "failed" and attempts <= max_retries:
+        outcome = _attempt(Job("run", job.config))
+        attempts += 1
+    outcome.attempts = attempts
+    return outcome
+
+
+def _attempt(job: Job) -> JobOutcome:
     from rl_suite.runner import resume_trial, run_trial
 
     if job.action == "skip":
@@ -119,11 +163,23 @@ def execute_job(job: Job) -> JobOutcome:
     return JobOutcome(job, result.status, str(result.path), result.summary.get("error"))
 
 
-def run_local(jobs: list[Job], workers: int = 1, progress: Progress | None = None) -> Iterator[JobOutcome]:
-    """The local backend: in this process for ``workers=1``, else a spawn-context process pool."""
+def run_local(
+    jobs: list[Job],
+    workers: int | None = 1,
+    progress: Progress | None = None,
+    options: BackendOptions | None = None,
+) -> Iterator[JobOutcome]:
+    """The local backend: in this process for ``workers=1``, else a spawn-context process pool.
+
+    A Ctrl-C stops at once in this process (the run in flight records ``interrupted``); with a pool, runs
+    already started finish and the queued ones are cancelled. Either way a re-run of the sweep skips every
+    completed run.
+    """
+    retries = (options or BackendOptions()).max_retries
+    workers = workers or 1
     if workers <= 1:
         for job in jobs:
-            outcome = execute_job(job)
+            outcome = execute_job(job, retries)
             if progress is not None:
                 progress.advance()
             yield outcome
@@ -132,7 +188,7 @@ def run_local(jobs: list[Job], workers: int = 1, progress: Progress | None = Non
         return
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(execute_job, job) for job in jobs]
+        futures = [pool.submit(execute_job, job, retries) for job in jobs]
         try:
             for fut in as_completed(futures):
                 if progress is not None:
@@ -144,31 +200,210 @@ def run_local(jobs: list[Job], workers: int = 1, progress: Progress | None = Non
             raise
 
 
-#: Sweep backends by name: ``(jobs, workers, progress) -> outcomes``.
-BACKENDS: dict[str, Callable[[list[Job], int, Progress | None], Iterator[JobOutcome]]] = {"local": run_local}
+# --------------------------------------------------------------------------- the Ray Tune backend
+#: What a missing Ray says.
+RAY_MISSING = 'the ray backend needs Ray Tune: pip install "rl_suite[ray]"'
+#: Progress objects of running Ray sweeps, by key (a Tune callback holds the key, not the object, since
+#: Tune pickles its callbacks with the experiment state).
+_RAY_PROGRESS: dict[int, Progress] = {}
+
+
+def _absolute_out(job: Job) -> Job:
+    """The job with its ``out`` made absolute: Ray trials run in their own working directory."""
+    config = {**job.config, "out": str(Path(job.config["out"]).resolve())}
+    return Job(job.action, config, None if job.path is None else str(Path(job.path).resolve()))
+
+
+def _ray_trial(config: dict[str, Any], jobs: list[Job]) -> None:
+    """The Tune function trainable: execute one job and report its outcome.
+
+    A failed run raises, so that Tune's ``FailureConfig(max_failures)`` retries it in a fresh worker.
+    """
+    from ray import tune
+
+    outcome = execute_job(jobs[config["job"]])
+    if outcome.status == "failed":
+        raise RuntimeError(f"run failed: {outcome.error}")
+    tune.report({"status": outcome.status, "path": outcome.path or "", "error": outcome.error or ""})
+
+
+def _ray_progress_callback(key: int) -> Any:
+    from ray import tune
+
+    class AdvanceProgress(tune.Callback):  # type: ignore[misc]
+        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            if key in _RAY_PROGRESS:
+                _RAY_PROGRESS[key].advance()
+
+        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+            self.on_trial_complete(iteration, trials, trial)
+
+    return AdvanceProgress()
+
+
+def run_ray(
+    jobs: list[Job],
+    workers: int | None = None,
+    progress: Progress | None = None,
+    options: BackendOptions | None = None,
+) -> Iterator[JobOutcome]:
+    """The Ray Tune backend: one function trial per run, ``execute_job`` inside it.
+
+    Completed runs (``skip`` jobs) never reach Ray. Run folders go where the sweep says (made absolute,
+    so on a cluster ``out`` must be on storage every node sees); Tune's own state goes to
+    ``options.storage_path`` (default ``<out>/_tune``). A Ctrl-C stops Tune; finished runs keep their
+    complete folders and runs in flight are left ``interrupted``, so re-running the sweep does the rest.
+
+    Args:
+        jobs: the planned jobs.
+        workers: most trials at once (default: as many as the cluster's free CPUs allow).
+        progress: advanced once per finished trial.
+        options: resources, retries, storage and cluster address.
+
+    Yields:
+        One outcome per job (skipped ones first).
+
+    Raises:
+        UserError: Ray is not installed.
+    """
+    try:
+        import ray
+        from ray import tune
+    except ImportError:
+        raise UserError(RAY_MISSING) from None
+    opts = options or BackendOptions()
+    for job in jobs:
+        if job.action == "skip":
+            if progress is not None:
+                progress.advance()
+            yield JobOutcome(job, "skipped", job.path)
+    todo = [_absolute_out(j) for j in jobs if j.action != "skip"]
+    if not todo:
+        return
+    started = False
+    if not ray.is_initialized():
+        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+        if opts.address or os.environ.get("RAY_ADDRESS"):
+            ray.init(address=opts.address, log_to_driver=False)
+        else:
+            cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        started = True
+    # Tune's INFO lines (result files, TensorBoard hints) would drown the sweep's own summary.
+    logging.getLogger("ray.tune").setLevel(logging.WARNING)
+    key = id(todo)
+    if progress is not None:
+        _RAY_PROGRESS[key] = progress
+    storage = opts.storage_path or str(Path(todo[0].config["out"]) / "_tune")
+    if "://" not in storage:
+        storage = str(Path(storage).resolve())
+    try:
+        trainable = tune.with_resources(
+            tune.with_parameters(_ray_trial, jobs=todo),
+            {"cpu": opts.cpus_per_trial, "gpu": opts.gpus_per_trial},
+        )
+        tuner = tune.Tuner(
+            trainable,
+            param_space={"job": tune.grid_search(list(range(len(todo))))},
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=workers,
+                trial_name_creator=lambda t: _trial_name(todo[t.config["job"]]),
+                trial_dirname_creator=lambda t: f"{t.config['job']:05d}_{_trial_name(todo[t.config['job']])}",
+            ),
+            run_config=tune.RunConfig(
+                name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
+                storage_path=storage,
+                failure_config=tune.FailureConfig(max_failures=opts.max_retries),
+                callbacks=[_ray_progress_callback(key)],
+                verbose=0,
+            ),
+        )
+        results = tuner.fit()
+        reported: dict[int, JobOutcome] = {}
+        for result in results:
+            if not result.config or "job" not in result.config:  # never started (driver interrupted)
+                continue
+            index = int(result.config["job"])
+            job = todo[index]
+            metrics = result.metrics or {}
+            if result.error is not None:
+                text = str(result.error).strip()
+                error = text.splitlines()[-1] if text else "failed"
+                reported[index] = JobOutcome(job, "failed", job.path, error, attempts=opts.max_retries + 1)
+            elif "status" in metrics:
+                path = metrics.get("path") or job.path
+                reported[index] = JobOutcome(job, str(metrics["status"]), path, metrics.get("error") or None)
+        for index, job in enumerate(todo):
+            # Jobs that never reported were stopped by a Ctrl-C of the driver: the next sweep redoes them.
+            yield reported.get(index, JobOutcome(job, "interrupted", job.path))
+    finally:
+        _RAY_PROGRESS.pop(key, None)
+        if started:
+            ray.shutdown()
+
+
+def _trial_name(job: Job) -> str:
+    cfg = job.config
+    return f"{cfg['env']['id'].split('/')[-1]}__{cfg.get('label') or cfg['agent']['name']}__s{cfg['seed']}"
+
+
+#: A sweep backend: ``(jobs, workers, progress, options) -> outcomes``.
+Backend = Callable[[list[Job], int | None, Progress | None, BackendOptions | None], Iterator[JobOutcome]]
+#: Sweep backends by name.
+BACKENDS: dict[str, Backend] = {"local": run_local, "ray": run_ray}
 
 
 def execute(
-    jobs: list[Job], backend: str = "local", workers: int = 1, progress: Progress | None = None
+    jobs: list[Job],
+    backend: str = "local",
+    workers: int | None = 1,
+    progress: Progress | None = None,
+    options: BackendOptions | None = None,
 ) -> Iterator[JobOutcome]:
     """Hand the jobs to the backend; outcomes come back as they finish."""
-    check_backend(backend, workers)
-    return BACKENDS[backend](jobs, workers, progress)
+    check_backend(backend, workers, options)
+    return BACKENDS[backend](jobs, workers, progress, options)
 
 
-def check_backend(backend: str, workers: int) -> None:
-    """One-line errors for an unknown backend or a worker count below 1."""
+def check_backend(backend: str, workers: int | None, options: BackendOptions | None = None) -> None:
+    """One-line errors for an unknown backend, a bad worker or retry count, or Ray flags without Ray.
+
+    A missing Ray is reported here too, before any run is planned.
+    """
     if backend not in BACKENDS:
         raise UserError(f"unknown sweep backend {backend!r}; available: {', '.join(BACKENDS)}")
-    if workers < 1:
+    if workers is not None and workers < 1:
         raise UserError(f"--workers must be >= 1, got {workers}")
+    opts = options or BackendOptions()
+    if opts.max_retries < 0:
+        raise UserError(f"--max-retries must be >= 0, got {opts.max_retries}")
+    if opts.cpus_per_trial <= 0 or opts.gpus_per_trial < 0:
+        raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    ray_only = {
+        "--cpus-per-trial": opts.cpus_per_trial != 1.0,
+        "--gpus-per-trial": opts.gpus_per_trial != 0.0,
+        "--storage-path": opts.storage_path is not None,
+        "--address": opts.address is not None,
+    }
+    given = [flag for flag, set_ in ray_only.items() if set_]
+    if backend != "ray" and given:
+        raise UserError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --backend ray only")
+    if backend == "ray":
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise UserError(RAY_MISSING) from None
 
 
 def run_sweep(
-    sweep: SweepConfig, backend: str = "local", workers: int = 1, progress: Progress | None = None
+    sweep: SweepConfig,
+    backend: str = "local",
+    workers: int | None = 1,
+    progress: Progress | None = None,
+    options: BackendOptions | None = None,
 ) -> SweepResult:
     """Plan and execute a sweep; returns every job's outcome."""
     runs = sweep.runs()
     result = SweepResult(out=Path(runs[0].out))
-    result.outcomes.extend(execute(plan(runs), backend, workers, progress))
+    result.outcomes.extend(execute(plan(runs), backend, workers, progress, options))
     return result

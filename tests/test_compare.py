@@ -389,3 +389,88 @@ def test_runs_of_one_env_id_with_different_settings_are_not_pooled(tmp_path: Pat
     report = compare_runs([tmp_path], tmp_path / "report")
     finals = {r["env_id"]: r["final_regret_mean"] for r in report.rows}
     assert finals[f"{LINEAR} [model=shared]"] == pytest.approx(3 * finals[f"{LINEAR} [model=disjoint]"])
+
+
+# --------------------------------------------------------------------------- aggregate across envs
+SAFE = "rl_suite/SafeLinearBandit-v0"
+AGGREGATE_FILES = (
+    "aggregate.png",
+    "aggregate.svg",
+    "aggregate.md",
+    "aggregate.csv",
+    "poi.csv",
+    "aggregate.json",
+)
+
+
+def make_aggregate_runs(root: Path) -> None:
+    """3 envs x {good, bad} x 4 seeds: final regret 10 + seed (good) and 20 + seed (bad) on every env."""
+    for env_id in (MAB, LINEAR, SAFE):
+        for seed in range(4):
+            make_run(root, env_id, "good", seed, np.full(10, 1.0 + 0.1 * seed))
+            make_run(root, env_id, "bad", seed, np.full(10, 2.0 + 0.1 * seed))
+
+
+def test_aggregate_report_numbers_match_hand_computation(tmp_path: Path) -> None:
+    make_aggregate_runs(tmp_path / "runs")
+    make_run(tmp_path / "runs", MAB, "one-env-only", 0, np.full(10, 1.0))
+    report = compare_runs([tmp_path / "runs"], tmp_path / "report", reps=300, aggregate=True)
+    agg = report.aggregate
+    assert agg is not None and agg.tasks == sorted([MAB, LINEAR, SAFE])
+    assert agg.dropped == ["one-env-only"]  # stratification needs every env
+    rows = {r["agent"]: r for r in agg.rows}
+    # 12 scores of good: 10, 11, 12, 13 three times each; the IQM trims the three 10s and three 13s.
+    assert rows["good"]["iqm"] == pytest.approx(11.5) and rows["good"]["mean"] == pytest.approx(11.5)
+    assert rows["bad"]["iqm"] == pytest.approx(21.5) and rows["bad"]["runs_per_task"] == 4
+    assert 10 <= rows["good"]["iqm_ci_low"] <= 11.5 <= rows["good"]["iqm_ci_high"] <= 13
+    assert [r["agent"] for r in agg.rows] == ["good", "bad"]  # lowest IQM first
+    poi = {(p["x"], p["y"]): p for p in agg.poi}
+    assert (poi[("good", "bad")]["p"], poi[("good", "bad")]["ci_low"]) == (1.0, 1.0)
+    assert poi[("bad", "good")]["p"] == 0.0
+    # The IQM-over-time curve ends at the final IQM; regret grows linearly, so halfway it is half.
+    curve = agg.curves["good"]["iqm"]
+    assert curve[-1] == pytest.approx(11.5) and curve[len(curve) // 2 - 1] == pytest.approx(5.75)
+    assert agg.profiles["bad"]["fraction"][-1] == 1.0 and agg.profiles["bad"]["fraction"][0] == 0.0
+    for name in AGGREGATE_FILES:
+        assert report.files[name] == tmp_path / "report" / name and report.files[name].stat().st_size > 0
+    table = read_csv(tmp_path / "report" / "aggregate.csv")
+    assert [r["agent"] for r in table] == ["good", "bad"] and float(table[0]["iqm"]) == pytest.approx(11.5)
+    assert len(read_csv(tmp_path / "report" / "poi.csv")) == 2
+    md = (tmp_path / "report" / "aggregate.md").read_text()
+    assert "### Aggregate over 3 envs" in md and "not normalised" in md
+    assert "| good | - | 1.00 [1.00, 1.00] |" in md and "Left out (no runs on some env): one-env-only" in md
+    data = json.loads((tmp_path / "report" / "aggregate.json").read_text())
+    assert data["rows"] == agg.rows and data["random_state"] == 0
+
+
+def test_aggregate_normalised_by_a_reference_agent(tmp_path: Path) -> None:
+    from rl_suite.compare import aggregate_groups, align, read_curves
+
+    make_aggregate_runs(tmp_path / "runs")
+    grouped, _ = load_groups([tmp_path / "runs"])
+    groups = [align(e, a, [read_curves(r) for r in runs], log_x=False) for (e, a), runs in grouped.items()]
+    agg = aggregate_groups(groups, reps=200, normalise_by="good")  # the numbers, without the plots
+    rows = {r["agent"]: r for r in agg.rows}
+    assert rows["good"]["mean"] == pytest.approx(1.0)  # the reference's mean is 1 on every env
+    assert rows["bad"]["mean"] == pytest.approx(21.5 / 11.5)
+    assert agg.curves["good"]["iqm"][-1] == pytest.approx(1.0)
+    assert "mean final regret of good" in agg.to_markdown()
+    with pytest.raises(UserError, match=r"--normalise-by 'nope' is not an agent.*good"):
+        compare_runs([tmp_path / "runs"], tmp_path / "r2", aggregate=True, normalise_by="nope")
+    with pytest.raises(UserError, match="add --aggregate"):
+        compare_runs([tmp_path / "runs"], tmp_path / "r3", normalise_by="good")
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
+
+
+def test_cli_compare_aggregate(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rl_suite.cli import main
+
+    make_aggregate_runs(tmp_path / "runs")
+    out = tmp_path / "report"
+    args = ["compare", str(tmp_path / "runs"), "--out", str(out), "--aggregate", "--normalise-by", "bad"]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*args, "--reps", "100", "--track"])  # wandb is disabled in tests: the logging path runs
+    stdout = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "### Aggregate over 3 envs" in stdout and "P(row has lower regret than column)" in stdout
+    assert f"aggregate.png: {out / 'aggregate.png'}" in stdout
