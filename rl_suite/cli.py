@@ -235,7 +235,8 @@ def _print_results(results: list[Any], quiet: bool) -> None:
     epilog=(
         "Examples:\n\n"
         "  rl-suite compare runs/ --out reports/linear\n\n"
-        "  rl-suite compare runs/quickstart --out reports/qs --statistic iqm --log-x --log-y"
+        "  rl-suite compare runs/quickstart --out reports/qs --statistic iqm --log-x --log-y\n\n"
+        "  rl-suite compare runs/aggregate_bandits --out reports/agg --aggregate --normalise-by ucb1"
     )
 )
 def compare(
@@ -248,6 +249,15 @@ def compare(
         False, "--include-incomplete", help="Also use unfinished runs (interrupted, failed, running)."
     ),
     reps: int = typer.Option(2000, "--reps", help="Bootstrap resamples for the 95 % intervals."),
+    aggregate: bool = typer.Option(
+        False,
+        "--aggregate",
+        help="Also aggregate across envs: IQM and mean with stratified bootstrap CIs, P(X < Y) matrix, "
+        "IQM over time, performance profiles (aggregate.* and poi.csv).",
+    ),
+    normalise_by: str | None = typer.Option(
+        None, "--normalise-by", help="With --aggregate: divide each env's regrets by this agent's mean there."
+    ),
     track: bool = typer.Option(False, "--track", help="Also log the plot and table to wandb."),
     wandb_project: str = typer.Option("rl_suite", "--wandb-project", help="wandb project."),
     wandb_entity: str | None = typer.Option(None, "--wandb-entity", help="wandb entity."),
@@ -272,9 +282,14 @@ def compare(
             include_incomplete=include_incomplete,
             reps=reps,
             progress=lambda done, total: prog.update(done, total),
+            aggregate=aggregate,
+            normalise_by=normalise_by,
         )
     if not quiet:
-        _console().print(report.to_markdown(), soft_wrap=True)
+        # markup=False: env names such as "MultiArmedBandit-v0 [n_arms=5]" are not Rich style tags.
+        _console().print(report.to_markdown(), soft_wrap=True, markup=False)
+        if report.aggregate is not None:
+            _console().print(report.aggregate.to_markdown(), soft_wrap=True, markup=False)
     for name, path in report.files.items():
         print(f"{name}: {path}")
     if track:
@@ -299,10 +314,29 @@ def _track_report(report: Any, out: Path, project: str, entity: str | None, grou
         if key in report.files:
             tracker.log_image("compare/regret", Path(report.files[key]))
     tracker.log_table("compare/final_regret", report.rows)
+    if getattr(report, "aggregate", None) is not None:
+        tracker.log_image("compare/aggregate", Path(report.files["aggregate.png"]))
+        tracker.log_table("compare/aggregate", report.aggregate.rows)
+        tracker.log_table("compare/probability_of_improvement", report.aggregate.poi)
     tracker.finish({})
 
 
 # --------------------------------------------------------------------------- solve
+def _env_kwargs(overrides: list[str], command: str, example: str) -> dict[str, Any]:
+    """``--set key=value`` options of a command that takes env arguments only (``env.`` prefix optional)."""
+    from rl_suite.config import parse_override
+
+    kwargs: dict[str, Any] = {}
+    for text in overrides:
+        path, value = parse_override(text)
+        if path[0] == "env":
+            path = path[1:]
+        if len(path) != 1:
+            raise UserError(f"--set {text!r}: {command} takes env arguments only, e.g. --set {example}")
+        kwargs[path[0]] = value
+    return kwargs
+
+
 @app.command(
     epilog=(
         "Examples:\n\n"
@@ -315,17 +349,9 @@ def solve(
     overrides: list[str] = typer.Option([], "--set", help="Env argument: key=value (env. prefix optional)."),
 ) -> None:
     """Print the exact optimum the env knows (its reference solver's output) as JSON."""
-    from rl_suite.config import make_env_checked, parse_override
+    from rl_suite.config import make_env_checked
 
-    kwargs: dict[str, Any] = {}
-    for text in overrides:
-        path, value = parse_override(text)
-        if path[0] == "env":
-            path = path[1:]
-        if len(path) != 1:
-            raise UserError(f"--set {text!r}: solve takes env arguments only, e.g. --set dim=5")
-        kwargs[path[0]] = value
-    env = make_env_checked(env_id, kwargs)
+    env = make_env_checked(env_id, _env_kwargs(overrides, "solve", "dim=5"))
     try:
         solution = env.unwrapped.solve()
     finally:
@@ -333,28 +359,82 @@ def solve(
     print(json.dumps(solution, indent=2, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
 
 
+# --------------------------------------------------------------------------- analyze
+@app.command(
+    epilog=(
+        "Examples:\n\n"
+        "  rl-suite analyze rl_suite/LayeredLureMDP-v0 --set lure_depth=3\n\n"
+        "  rl-suite analyze MiniGrid-Empty-5x5-v0 --set horizon=20 --repeat-probability 0.25\n\n"
+        "  rl-suite analyze FrozenLake-v1 --set horizon=20 --max-k 3"
+    )
+)
+def analyze(
+    env_id: str = typer.Argument(..., help="Env id with a finite model, a toy-text id or a MiniGrid id."),
+    overrides: list[str] = typer.Option([], "--set", help="Env argument: key=value (env. prefix optional)."),
+    max_k: int = typer.Option(5, "--max-k", help="Largest k (backups of Q^rand) analysed."),
+    repeat_probability: float = typer.Option(
+        0.25, "--repeat-probability", help="Sticky-action probability in [0, 1) (0: no sticky version)."
+    ),
+    out: Path = typer.Option(Path("runs"), "--out", help="Folder the report folder is written under."),
+) -> None:
+    """Effective horizon of an env: min_k, planning window, proxy bound, greedy returns (and sticky)."""
+    from rl_suite.effective_horizon import analyze as run_analysis
+    from rl_suite.effective_horizon import write_report
+
+    kwargs = _env_kwargs(overrides, "analyze", "horizon=20")
+    report = run_analysis(env_id, max_k=max_k, repeat_probability=repeat_probability, **kwargs)
+    print(report.to_markdown())
+    print(f"written to {write_report(report, out)}")
+
+
 # --------------------------------------------------------------------------- sweep
 @app.command(
     epilog=(
         "Examples:\n\n"
         "  rl-suite sweep configs/sweeps/quickstart.yaml --workers 2\n\n"
-        "  rl-suite sweep configs/sweeps/linear_bandit.yaml --set seeds=0-29 --out runs/linear30"
+        "  rl-suite sweep configs/sweeps/linear_bandit.yaml --set seeds=0-29 --out runs/linear30\n\n"
+        "  rl-suite sweep configs/sweeps/aggregate_bandits.yaml --backend ray --workers 2\n\n"
+        "  rl-suite sweep configs/sweeps/quickstart.yaml --backend ray --address auto "
+        "--storage-path /shared/rl_suite"
     )
 )
 def sweep(
     file: Path = typer.Argument(..., help="Sweep YAML (envs x agents x seeds)."),
-    workers: int = typer.Option(1, "--workers", help="Runs in parallel (local process pool)."),
-    backend: str = typer.Option("local", "--backend", help="Where runs execute: local."),
+    workers: int | None = typer.Option(
+        None, "--workers", help="Runs in parallel [local: 1; ray: as many as free CPUs allow]."
+    ),
+    backend: str = typer.Option("local", "--backend", help="Where runs execute: local or ray."),
+    max_retries: int = typer.Option(0, "--max-retries", help="Times a failed run is started again."),
+    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", help="Ray: CPUs reserved per run."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="Ray: GPUs reserved per run."),
+    storage_path: str | None = typer.Option(
+        None,
+        "--storage-path",
+        help="Ray: run store root on storage every node sees; run folders go to <path>/<sweep name> "
+        "(unless --out is given) and Tune's state to <path>/sweep-<time> [<out>/_tune].",
+    ),
+    address: str | None = typer.Option(
+        None, "--address", help="Ray: cluster to join (auto, ray://host:10001) [RAY_ADDRESS or a local Ray]."
+    ),
     out: str | None = typer.Option(None, "--out", help="Folder for the run folders [runs/<sweep name>]."),
     overrides: list[str] = typer.Option([], "--set", help="Override a sweep key, e.g. total_steps=2000."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a sweep; completed runs already on disk are skipped, interrupted ones resumed."""
-    from rl_suite.sweep import check_backend, execute, load_sweep, plan
+    from rl_suite.sweep import BackendOptions, check_backend, execute, load_sweep, plan
     from rl_suite.tracking import progress_bar
 
-    check_backend(backend, workers)  # before the plan resolves every run
+    options = BackendOptions(
+        max_retries=max_retries,
+        cpus_per_trial=cpus_per_trial,
+        gpus_per_trial=gpus_per_trial,
+        storage_path=storage_path,
+        address=address,
+    )
+    check_backend(backend, workers, options)  # before the plan resolves every run
     spec = load_sweep(file, overrides + ([f"out={out}"] if out else []))
+    if storage_path is not None and out is None:
+        spec = spec.model_copy(update={"out": str(Path(storage_path) / spec.name)})
     runs = spec.runs()
     jobs = plan(runs)
     todo = sum(j.action != "skip" for j in jobs)
@@ -362,7 +442,7 @@ def sweep(
     outcomes = []
     try:
         with progress_bar(f"sweep {spec.name}", len(jobs), quiet, unit="runs") as prog:
-            outcomes.extend(execute(jobs, backend, workers, prog))
+            outcomes.extend(execute(jobs, backend, workers, prog, options))
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish the missing runs", file=sys.stderr)
         raise typer.Exit(130) from None
@@ -370,6 +450,9 @@ def sweep(
         s: sum(o.status == s for o in outcomes) for s in ("completed", "skipped", "failed", "interrupted")
     }
     print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    retried = [o for o in outcomes if o.attempts > 1]
+    if retried:
+        print(f"{len(retried)} run(s) were retried after a failure (--max-retries {max_retries})")
     for o in outcomes:
         if o.status == "failed":
             print(f"failed: {o.path}: {o.error}", file=sys.stderr)

@@ -28,6 +28,11 @@ LINEAR_MDP = "linear_mdp"
 BLOCK_MDP = "block_mdp"
 TABULAR_MDP = "tabular_mdp"
 POMDP = "pomdp"
+#: Deterministic MiniGrid levels enumerated into finite-horizon MDPs (image observations).
+MINIGRID = "minigrid"
+#: Sequence-level RLHF (whole responses; the sequence agents) and its token-level face (SB3 and friends).
+RLHF = "rlhf"
+RLHF_TOKEN = "rlhf_token"
 #: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
 CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
@@ -194,9 +199,46 @@ ENVS: tuple[EnvEntry, ...] = (
         summary="Random m-step alpha-revealing tabular POMDPs (alpha and m are knobs)",
         reference="Liu, Chung, Szepesvari & Jin 2022",
     ),
+    EnvEntry(
+        id=f"{NAMESPACE}/LayeredLureMDP-v0",
+        entry_point="rl_suite.envs.layered.lure:LayeredLureMDP",
+        family=TABULAR_MDP,
+        summary="Random layered stochastic MDP; its lure depth sets min_k (effective horizon); sticky option",
+        reference="Laidlaw et al. 2024 (SQIRL)",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/MiniGridFiniteHorizon-v0",
+        entry_point="rl_suite.envs.minigrid.adapter:MiniGridFiniteHorizon",
+        family=MINIGRID,
+        summary="Deterministic MiniGrid level enumerated into a finite-horizon MDP; image obs; sticky option",
+        reference="Chevalier-Boisvert et al. 2023; Laidlaw et al. 2023 (BRIDGE)",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/RLHFSequence-v0",
+        entry_point="rl_suite.envs.rlhf.env:RLHFSequence",
+        family=RLHF,
+        summary="Prompt -> whole response with a gold reward; exact pi* and V* of KL-regularised RLHF",
+        reference="Gao et al. 2024 (REBEL); Brantley et al. 2025 (A*-PO)",
+    ),
+    EnvEntry(
+        id=f"{NAMESPACE}/RLHFToken-v0",
+        entry_point="rl_suite.envs.rlhf.env:RLHFToken",
+        family=RLHF_TOKEN,
+        summary="The RLHF sandbox one token per step (reward at the end), for SB3 and Gymnasium agents",
+        reference="Ouyang et al. 2022; Gao et al. 2024",
+    ),
 )
 
-_SB3_FAMILIES = (LINEAR_BANDIT, MULTI_ARMED_BANDIT, LINEAR_MDP, BLOCK_MDP, TABULAR_MDP, POMDP)
+_SB3_FAMILIES = (
+    LINEAR_BANDIT,
+    MULTI_ARMED_BANDIT,
+    LINEAR_MDP,
+    BLOCK_MDP,
+    TABULAR_MDP,
+    POMDP,
+    RLHF_TOKEN,
+    MINIGRID,
+)
 _CONSTRAINED = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 AGENTS: tuple[AgentEntry, ...] = (
@@ -334,6 +376,13 @@ AGENTS: tuple[AgentEntry, ...] = (
         "Jin et al. 2020 (baseline)",
     ),
     AgentEntry(
+        "briee-lite",
+        "rl_suite.agents.briee_lite:BRIEELite",
+        (BLOCK_MDP,),
+        "Learns a latent decoder per step from the rich observations, LSVI-UCB on the decoded states",
+        "Zhang et al. 2022 (BRIEE)",
+    ),
+    AgentEntry(
         "ucbvi",
         "rl_suite.agents.ucbvi:UCBVI",
         (LINEAR_MDP, TABULAR_MDP),
@@ -346,6 +395,41 @@ AGENTS: tuple[AgentEntry, ...] = (
         (LINEAR_MDP, TABULAR_MDP),
         "Plays the optimal policy from the env's exact Q* (reference)",
         "Puterman 1994",
+    ),
+    AgentEntry(
+        "window-ucbvi",
+        "rl_suite.agents.window_ucbvi:WindowUCBVI",
+        (POMDP,),
+        "UCBVI (Hoeffding bonus) on the last w observation-action pairs; exact per-episode pseudo-regret",
+        "Azar et al. 2017; Golowich et al. 2023",
+    ),
+    AgentEntry(
+        "omle-lite",
+        "rl_suite.agents.omle_lite:OMLELite",
+        (POMDP,),
+        "Sampled likelihood confidence set over the emission law + optimistic exact belief-tree planning",
+        "Liu, Chung, Szepesvari & Jin 2022 (OMLE)",
+    ),
+    AgentEntry(
+        "belief-planner",
+        "rl_suite.agents.belief_planner:BeliefPlanner",
+        (POMDP,),
+        "Optimal policy of the true model: belief tree (finite H) or PBVI alpha-vectors (reference)",
+        "Kaelbling et al. 1998; Pineau et al. 2003",
+    ),
+    AgentEntry(
+        "sqirl",
+        "rl_suite.agents.sqirl:SQIRL",
+        (TABULAR_MDP, MINIGRID),
+        "SQIRL: random exploration + k-head fitted-Q regression, one timestep per iteration",
+        "Laidlaw et al. 2024 (ICLR)",
+    ),
+    AgentEntry(
+        "gorp",
+        "rl_suite.agents.gorp:GORP",
+        (TABULAR_MDP, MINIGRID),
+        "GORP: greedy over random-policy returns of k-action sequences (open loop)",
+        "Laidlaw et al. 2023 (NeurIPS)",
     ),
     AgentEntry(
         "ppo",
@@ -375,6 +459,76 @@ AGENTS: tuple[AgentEntry, ...] = (
         "sb3-contrib RecurrentPPO (LSTM policy) through the adapter",
         "sb3-contrib",
         requires="sb3-contrib",
+    ),
+    AgentEntry(
+        "ppo-framestack",
+        "rl_suite.agents.sb3:PPOFrameStackAgent",
+        (POMDP,),
+        "Stable-Baselines3 PPO on the last k observations (Gymnasium FrameStackObservation, k=4)",
+        "Schulman et al. 2017; Mnih et al. 2015 (frame stacking)",
+    ),
+    AgentEntry(
+        "rebel",
+        "rl_suite.agents.rebel:REBEL",
+        (RLHF,),
+        "REBEL: regress relative log-ratios of 2 on-policy responses onto eta x reward difference",
+        "Gao et al. 2024 (arXiv 2404.16767)",
+    ),
+    AgentEntry(
+        "a-star-po",
+        "rl_suite.agents.a_star_po:APO",
+        (RLHF,),
+        "A*-PO: offline V* from N reference samples, then 1-sample optimal-advantage regression",
+        "Brantley et al. 2025 (arXiv 2505.20686)",
+    ),
+    AgentEntry(
+        "grpo",
+        "rl_suite.agents.grpo:GRPO",
+        (RLHF,),
+        "GRPO: G samples per prompt, group-normalised advantages, clipped surrogate (TRL defaults)",
+        "Shao et al. 2024",
+    ),
+    AgentEntry(
+        "rloo",
+        "rl_suite.agents.rloo:RLOO",
+        (RLHF,),
+        "RLOO: k samples per prompt, leave-one-out baseline on the KL-shaped reward",
+        "Ahmadian et al. 2024",
+    ),
+    AgentEntry(
+        "online-dpo",
+        "rl_suite.agents.online_dpo:OnlineDPO",
+        (RLHF,),
+        "Online DPO: 2 on-policy samples judged by the reward, one DPO (or IPO) step",
+        "Guo et al. 2024",
+    ),
+    AgentEntry(
+        "dpo",
+        "rl_suite.agents.dpo:DPO",
+        (RLHF,),
+        "Offline DPO on a pi_ref preference dataset (evaluated on fresh generations)",
+        "Rafailov et al. 2023",
+    ),
+    AgentEntry(
+        "ipo",
+        "rl_suite.agents.dpo:IPO",
+        (RLHF,),
+        "Offline IPO: squared loss to a 1/(2 beta) margin (TRL's length-normalised form)",
+        "Azar et al. 2023",
+    ),
+    AgentEntry(
+        "chi-po",
+        "rl_suite.agents.dpo:ChiPO",
+        (RLHF,),
+        "Offline chi-PO: DPO with the chi-squared link z + log z and clipped margins",
+        "Huang et al. 2024 (arXiv 2407.13399)",
+    ),
+    AgentEntry(
+        "reward-model",
+        "rl_suite.agents.reward_model:RewardModelAgent",
+        (RLHF,),
+        "Bradley-Terry reward model learned online, playing best-of-n reranked pi_ref samples",
+        "Ouyang et al. 2022; TRL RewardTrainer",
     ),
 )
 

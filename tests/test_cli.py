@@ -108,7 +108,7 @@ def test_console_script_reports_errors_without_traceback(tmp_path: Path) -> None
     assert "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("command", ["train", "compare", "solve", "sweep", "envs", "agents"])
+@pytest.mark.parametrize("command", ["train", "compare", "solve", "sweep", "envs", "agents", "analyze"])
 def test_help_shows_an_example(capsys: pytest.CaptureFixture[str], command: str) -> None:
     code, out, _ = cli(capsys, command, "--help")
     assert code == 0

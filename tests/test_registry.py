@@ -120,6 +120,13 @@ def test_action_outside_space_is_one_clear_error(env_id: str) -> None:
             env.step(np.r_[-0.5, 1.5, np.zeros(space.n - 2)])
         with pytest.raises(UserError, match="outside Simplex"):
             env.step(np.ones(space.n + 1) / (space.n + 1))
+    elif isinstance(space, gym.spaces.MultiDiscrete):
+        bad = np.zeros(space.shape, dtype=np.int64)
+        bad[-1] = space.nvec[-1]
+        with pytest.raises(UserError, match=rf"token {space.nvec[-1]}, outside"):
+            env.step(bad)
+        with pytest.raises(UserError, match="outside"):
+            env.step(np.zeros(space.shape[0] + 1, dtype=np.int64))
     else:
         assert isinstance(space, gym.spaces.Tuple)
         n = space[0].n

@@ -164,8 +164,11 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("ucbvi", FROZEN, {"stationary": False}),
     ("mdp-oracle", LOCK, {}),
     ("mdp-oracle", FROZEN, {}),
+    ("sqirl", "rl_suite/LayeredLureMDP-v0", {"episodes_per_timestep": 2, "planning_depth": 2}),
+    ("gorp", "rl_suite/LayeredLureMDP-v0", {"planning_depth": 2, "restart": True}),
     ("lsvi-ucb", COMBLOCK, {"decoder": "oracle"}),
     ("eps-lsvi", COMBLOCK, {"decoder": "oracle"}),
+    ("briee-lite", COMBLOCK, {"update_every": 5, "train_steps": 10}),
 ]
 
 
