@@ -241,6 +241,20 @@ def test_constrained_sweep_then_compare_shows_violations(
     assert "constraint violations" in (report / "regret.svg").read_text()
 
 
+def test_solve_discounted_tiger_prints_the_pbvi_value(capsys: pytest.CaptureFixture[str]) -> None:
+    """A discount alone selects the classic infinite-horizon Tiger (SARSOP's bounds: 19.3711-19.3721)."""
+    code, stdout, err = cli(capsys, "solve", "rl_suite/Tiger-v0", "--set", "discount=0.95")
+    assert code == 0, err
+    solution = json.loads(stdout)
+    assert solution["horizon"] is None
+    assert solution["reference"] == "pbvi"
+    assert 19.3711 <= solution["optimal_value"] <= 19.3721
+    finite = ["--set", "discount=0.95", "--set", "horizon=3"]
+    code, stdout, err = cli(capsys, "solve", "rl_suite/Tiger-v0", *finite)
+    assert code == 0, err
+    assert json.loads(stdout)["optimal_value"] == pytest.approx(2.3098, abs=1e-4)
+
+
 def test_solve_constrained_envs(capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, err = cli(capsys, "solve", "rl_suite/ConstrainedMAB-v0", "--set", "preset=paper4arm")
     assert code == 0, err

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -70,7 +70,9 @@ class Tiger(TabularPOMDPEnv):
     form, ``horizon=None``).
 
     ## Arguments
-    * ``horizon`` (10): H, or ``None`` for the classic infinite-horizon problem (needs ``discount``).
+    * ``horizon`` (``"auto"``): H, or ``None`` for the classic infinite-horizon problem (needs
+      ``discount``). ``"auto"`` is H = 10 when undiscounted and ``None`` when a ``discount`` is given, so
+      ``Tiger(discount=0.95)`` is the classic discounted problem; pass both for a discounted finite one.
     * ``discount`` (``None``: undiscounted): γ in ``[0, 1)``; the classic value is 0.95.
     * ``accuracy`` (0.85): listening accuracy, in ``[0.5, 1]``.
     * ``obs_last_action`` (``False``), ``max_steps``, ``pbvi_options``: see the base class.
@@ -90,7 +92,7 @@ class Tiger(TabularPOMDPEnv):
 
     def __init__(
         self,
-        horizon: int | None = 10,
+        horizon: int | Literal["auto"] | None = "auto",
         discount: float | None = None,
         accuracy: float = 0.85,
         obs_last_action: bool = False,
@@ -102,6 +104,8 @@ class Tiger(TabularPOMDPEnv):
             raise UserError(
                 f"accuracy must be in [0.5, 1] (the chance of hearing the right side), got {accuracy}"
             )
+        if horizon == "auto":
+            horizon = 10 if discount is None else None
         arrays = tiger_model(self.accuracy)
         super().__init__(
             **arrays,
