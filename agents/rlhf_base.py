@@ -29,6 +29,7 @@ import copy
 import io
 import resource
 import time
+from abc import abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -198,9 +199,9 @@ class SequenceAgent(Agent):
     def _setup(self) -> None:
         """The offline stage, run once at construction (A*-PO's V̂*, a preference dataset, a reward model)."""
 
+    @abstractmethod
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
         """Learn from a finished round; ``rewards`` ``(B*n,)`` are the training rewards. Returns metrics."""
-        raise NotImplementedError
 
     def _rewards(self, rnd: Round) -> torch.Tensor:
         """Training rewards of a finished round: the env's gold rewards, or the learned model's scores."""

@@ -31,6 +31,7 @@ References:
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any, Literal
 
 import numpy as np
@@ -76,7 +77,7 @@ def _check_temperature(temperature: float) -> float:
     return float(temperature)
 
 
-class SequencePolicy(nn.Module):
+class SequencePolicy(nn.Module, ABC):
     """An autoregressive policy over fixed-length responses (subclasses define :meth:`logits`).
 
     Attributes:
@@ -96,6 +97,7 @@ class SequencePolicy(nn.Module):
 
     # ---------------------------------------------------------------------------------------- to define
 
+    @abstractmethod
     def logits(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """Next-token logits under teacher forcing.
 
@@ -106,7 +108,6 @@ class SequencePolicy(nn.Module):
         Returns:
             ``(B, L, V)``: row ``t`` scores ``y_t`` given ``x`` and ``y_<t`` (it never looks at ``y_≥t``).
         """
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------ helpers
 

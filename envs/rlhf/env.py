@@ -9,6 +9,7 @@ frozen reference policy π_ref built from the env's own config. When the task is
 from __future__ import annotations
 
 import copy
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -61,7 +62,7 @@ def build_reference(
     return sft_reference(policy, task, steps=steps, seed=seed, noise=noise)
 
 
-class _RLHFEnv(gym.Env[np.ndarray, Any]):
+class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
     """What both faces share: the task, β, π_ref, the exact tables and the prompt draws."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
@@ -151,9 +152,9 @@ class _RLHFEnv(gym.Env[np.ndarray, Any]):
         self._round = 0
         self._setup_face()
 
+    @abstractmethod
     def _setup_face(self) -> None:
         """Set the spaces and the face's own state (subclasses)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------ prompts
 

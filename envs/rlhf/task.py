@@ -31,6 +31,7 @@ References:
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -85,7 +86,7 @@ def enumerate_sequences(vocab_size: int, length: int) -> np.ndarray:
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class RLHFTask:
+class RLHFTask(ABC):
     """A prompt pool and a gold reward over fixed-length responses (subclasses define the reward).
 
     Attributes:
@@ -259,11 +260,13 @@ class RLHFTask:
 
     # ------------------------------------------------------------------------------ subclass hooks
 
+    @abstractmethod
     def _reward(self, prompts: np.ndarray, responses: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """Gold rewards ``(B,)`` of checked ``prompts`` and ``responses``."""
 
+    @abstractmethod
     def _best(self, prompts: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """A highest-reward response ``(B, L)`` of each checked prompt."""
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
@@ -285,8 +288,9 @@ class VerifierTask(RLHFTask):
         """The correct response ``y*(x)`` of each prompt, ``(B, L)`` int64."""
         return self._target(self.check_prompts(prompts))
 
+    @abstractmethod
     def _target(self, prompts: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+        """The correct response ``(B, L)`` of each checked prompt."""
 
     def _reward(self, prompts: np.ndarray, responses: np.ndarray) -> np.ndarray:
         right = responses == self._target(prompts)
