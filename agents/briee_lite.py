@@ -240,9 +240,9 @@ class BRIEELite(LSVIUCB):
                 "BRIEE-lite needs an episodic block MDP with vector observations Box(D,) and "
                 f"env.unwrapped.horizon (e.g. rl_suite/DiabolicalCombLock-v0), got {self.observation_space}"
             )
-        import torch
+        from rl_suite.devices import resolve_device
 
-        self.device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+        self.device = resolve_device(cfg.device)
         self.H, self.S, self.A, self.D = int(H), cfg.n_latent, self.n_arms, int(self.obs_shape[0])
         self.d = self.S * self.A
         onehot = np.eye(self.d).reshape(self.S, self.A, self.d)

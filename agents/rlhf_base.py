@@ -147,7 +147,8 @@ class SequenceAgent(Agent):
         self, env: gym.Env, config: AgentConfig | dict[str, Any] | None = None, seed: int = 0
     ) -> None:
         super().__init__(env, config, seed)
-        from rl_suite.sequence_policy import make_policy, resolve_device
+        from rl_suite.devices import resolve_device
+        from rl_suite.sequence_policy import make_policy
 
         if isinstance(env, gym.vector.VectorEnv):
             raise UserError(
@@ -168,7 +169,7 @@ class SequenceAgent(Agent):
         self.base = base
         self.task = base.task
         self.env_beta = float(base.beta)
-        self.device = torch.device(resolve_device(cfg.device))
+        self.device = resolve_device(cfg.device)
         self.rng = _rng_for(self.seed)
         torch.manual_seed(self.seed)
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)

@@ -204,9 +204,9 @@ class TorchRegressor:
         from torch import nn
 
         self.H, self.A, self.k, self.cfg, self.rng = horizon, n_actions, k, cfg, rng
-        self.device = torch.device(
-            ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
-        )
+        from rl_suite.devices import resolve_device
+
+        self.device = resolve_device(cfg.device)
         torch.manual_seed(seed)
         self.cnn = cfg.regressor == "cnn"
         if self.cnn:
