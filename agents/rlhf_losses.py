@@ -68,6 +68,21 @@ def group_index(group_ids: Tensor) -> tuple[Tensor, int]:
     return dense, int(dense.max().item()) + 1 if dense.numel() else 0
 
 
+def _group_sums(
+    rewards: Tensor, group_ids: Tensor, needs_pairs: str | None = None
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Each entry's dense group index, and each group's size and reward sum (``(B,)``, ``(G,)``, ``(G,)``).
+
+    With ``needs_pairs`` (the caller's name), a group of fewer than 2 responses is a ``ValueError``.
+    """
+    idx, n_groups = group_index(group_ids)
+    counts = torch.bincount(idx, minlength=n_groups).to(rewards.dtype)
+    if needs_pairs is not None and bool((counts < 2).any()):
+        raise ValueError(f"{needs_pairs}: every group needs at least 2 responses")
+    sums = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, idx, rewards)
+    return idx, counts, sums
+
+
 def pair_up(values: Tensor, pair_ids: Tensor) -> tuple[Tensor, Tensor]:
     """Split ``(B,)`` values into the ``(B/2,)`` first and second members of each pair.
 
@@ -102,27 +117,19 @@ def group_baseline_advantages(
     only centres (Dr. GRPO). Every group needs at least two members.
     """
     _check_1d("group_baseline_advantages", rewards, group_ids)
-    idx, n_groups = group_index(group_ids)
-    counts = torch.bincount(idx, minlength=n_groups).to(rewards.dtype)
-    if bool((counts < 2).any()):
-        raise ValueError("group_baseline_advantages: every group needs at least 2 responses")
-    mean = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, idx, rewards)
-    mean = mean / counts
-    centred = rewards - mean[idx]
+    idx, counts, sums = _group_sums(rewards, group_ids, "group_baseline_advantages")
+    centred = rewards - (sums / counts)[idx]
     if scale == "none":
         return centred
     if scale == "batch":
         return centred / (rewards.std() + eps)
-    var = torch.zeros_like(mean).index_add_(0, idx, centred**2) / (counts - 1)
-    return centred / (var.sqrt()[idx] + eps)
+    return centred / (group_reward_std(rewards, group_ids)[idx] + eps)
 
 
 def group_reward_std(rewards: Tensor, group_ids: Tensor) -> Tensor:
     """``(G,)`` unbiased standard deviation of the rewards per group (TRL's ``reward_std`` averages it)."""
-    idx, n_groups = group_index(group_ids)
-    counts = torch.bincount(idx, minlength=n_groups).to(rewards.dtype)
-    mean = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, idx, rewards)
-    mean = mean / counts
+    idx, counts, sums = _group_sums(rewards, group_ids)
+    mean = sums / counts
     var = torch.zeros_like(mean).index_add_(0, idx, (rewards - mean[idx]) ** 2) / (counts - 1).clamp_min(1)
     return var.sqrt()
 
@@ -130,11 +137,7 @@ def group_reward_std(rewards: Tensor, group_ids: Tensor) -> Tensor:
 def leave_one_out_advantages(rewards: Tensor, group_ids: Tensor) -> Tensor:
     """RLOO advantages ``r_i − (1/(k−1))·Σ_{j≠i} r_j`` within each group of k ≥ 2."""
     _check_1d("leave_one_out_advantages", rewards, group_ids)
-    idx, n_groups = group_index(group_ids)
-    counts = torch.bincount(idx, minlength=n_groups).to(rewards.dtype)
-    if bool((counts < 2).any()):
-        raise ValueError("leave_one_out_advantages: every group needs at least 2 responses")
-    total = torch.zeros(n_groups, dtype=rewards.dtype, device=rewards.device).index_add_(0, idx, rewards)
+    idx, counts, total = _group_sums(rewards, group_ids, "leave_one_out_advantages")
     return rewards - (total[idx] - rewards) / (counts[idx] - 1)
 
 
