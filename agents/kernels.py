@@ -560,3 +560,21 @@ def iteration_scale(loss_sum: np.ndarray, rounds: np.ndarray) -> np.ndarray:
     loss_sum = np.asarray(loss_sum, dtype=np.float64)
     mean = np.divide(loss_sum, rounds, out=np.full(loss_sum.shape, 2.0), where=np.asarray(rounds) > 0)
     return np.maximum(mean - 1.0, 1e-9)
+
+
+def ucbvi_hoeffding_bonus(
+    counts: np.ndarray, steps_left: int | float, log_term: float, scale: float = 1.0, span: float = 1.0
+) -> np.ndarray:
+    """Hoeffding bonus ``c·span·(H−h)·sqrt(L/N)`` of UCBVI-CH (Azar et al. 2017), ``N`` clipped at 1.
+
+    Args:
+        counts: Visit counts ``N(x, a)`` (any shape).
+        steps_left: ``H − h``, the largest value still to collect (rewards in ``[0, span]``).
+        log_term: ``L = ln(2·S·A·H·K/δ)``.
+        scale: ``c`` (1 is the paper's).
+        span: Reward span ``max R − min R`` (1 for rewards in ``[0, 1]``).
+
+    Returns:
+        Bonuses of the shape of ``counts``.
+    """
+    return scale * span * steps_left * np.sqrt(log_term / np.maximum(counts, 1.0))

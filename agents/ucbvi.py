@@ -21,6 +21,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
+from rl_suite.agents.kernels import ucbvi_hoeffding_bonus
 from rl_suite.errors import UserError
 
 
@@ -77,7 +78,7 @@ class UCBVI(EpisodicAgent):
             seen = n > 0
             safe = np.maximum(n, 1.0)
             cap = float(self.H - h)
-            bonus = self.config.bonus_scale * cap * np.sqrt(self.log_term / safe)
+            bonus = ucbvi_hoeffding_bonus(n, cap, self.log_term, self.config.bonus_scale)
             Q = self.rew_sum[g] / safe + (self.trans[g] @ V_next) / safe + bonus
             self.Q[h] = np.where(seen, np.minimum(Q, cap), cap)
             V_next = self.Q[h].max(axis=1)

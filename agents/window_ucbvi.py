@@ -36,6 +36,7 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
 from rl_suite.agents.belief_planner import pomdp_env
+from rl_suite.agents.kernels import ucbvi_hoeffding_bonus
 from rl_suite.errors import UserError
 
 #: Window id of the end state (after a termination); its value is 0.
@@ -57,24 +58,6 @@ class WindowUCBVIConfig(AgentConfig):
     """``max R − min R`` scaling the bonus; ``auto`` reads the env's reward table."""
     exact_regret: bool = True
     """Evaluate each episode's policy exactly (skipped for good once the history tree is too big)."""
-
-
-def window_bonus(
-    counts: np.ndarray, steps_left: int, span: float, log_term: float, scale: float
-) -> np.ndarray:
-    """Hoeffding bonus ``c·span·(H−h)·sqrt(L/N)`` of UCBVI-CH (Azar et al. 2017), ``N`` clipped at 1.
-
-    Args:
-        counts: Visit counts ``N(x, a)`` (any shape).
-        steps_left: ``H − h``.
-        span: Reward span.
-        log_term: ``L``.
-        scale: ``c``.
-
-    Returns:
-        Bonuses of the shape of ``counts``.
-    """
-    return scale * span * steps_left * np.sqrt(log_term / np.maximum(counts, 1.0))
 
 
 def window_of(history: tuple[int, ...], window: int) -> tuple[int, ...]:
@@ -165,7 +148,7 @@ class WindowUCBVI(EpisodicAgent):
         for h in range(self.H - 1, -1, -1):
             nxt = np.zeros(n_x * self.A)
             np.add.at(nxt, src * self.A + act, w * V_next[dst])
-            bonus = window_bonus(N, self.H - h, self.span, log_term, cfg.bonus_scale)
+            bonus = ucbvi_hoeffding_bonus(N, self.H - h, log_term, cfg.bonus_scale, self.span)
             q = r_hat + self.gamma * nxt.reshape(n_x, self.A) / safe + bonus
             cap = self.vmax[h]
             self.Q[h] = np.where(seen, np.minimum(q, cap), cap)

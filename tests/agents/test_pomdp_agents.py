@@ -16,9 +16,10 @@ from pydantic import ValidationError
 
 from rl_suite import registry
 from rl_suite.agents.belief_planner import BeliefPlanner
+from rl_suite.agents.kernels import ucbvi_hoeffding_bonus
 from rl_suite.agents.omle_lite import OMLELite, emission_counts, forward_log_likelihood
 from rl_suite.agents.sb3 import PPOFrameStackAgent
-from rl_suite.agents.window_ucbvi import WindowUCBVI, window_bonus, window_of
+from rl_suite.agents.window_ucbvi import WindowUCBVI, window_of
 from rl_suite.envs.pomdp import solvers
 from rl_suite.envs.pomdp.tiger import tiger_model
 from rl_suite.errors import UserError
@@ -35,7 +36,7 @@ SMALL_IDS = [e.id for e in registry.ENVS if e.family == registry.POMDP and "Rock
 
 def test_window_bonus_matches_hand_values() -> None:
     # c·span·(H−h)·sqrt(L/N): 0.5·110·3·sqrt(4/4) = 165; N = 0 is clipped to 1: 0.5·110·3·2 = 330.
-    out = window_bonus(np.array([4.0, 0.0, 16.0]), steps_left=3, span=110.0, log_term=4.0, scale=0.5)
+    out = ucbvi_hoeffding_bonus(np.array([4.0, 0.0, 16.0]), steps_left=3, span=110.0, log_term=4.0, scale=0.5)
     np.testing.assert_allclose(out, [165.0, 330.0, 82.5])
 
 
