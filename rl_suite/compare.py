@@ -30,6 +30,7 @@ import numpy as np
 
 from rl_suite.errors import UserError
 from rl_suite.regret import exponent_grid, fit_exponent_at, fit_regret_exponent
+from rl_suite.stats import iqm, mean
 from rl_suite.store import METRICS, RunRecord, find_runs, write_json
 
 #: Most points a curve is evaluated at (plots and bands).
@@ -82,29 +83,6 @@ Statistic = Callable[..., Any]
 
 
 # --------------------------------------------------------------------------- statistics kernels
-def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Interquartile mean: the mean of the middle 50 % along ``axis``.
-
-    This is ``scipy.stats.trim_mean(x, 0.25)`` — rliable's IQM. With fewer than four samples nothing is
-    trimmed and it equals the mean.
-
-    Args:
-        x: samples.
-        axis: the axis to reduce.
-
-    Returns:
-        ``x`` reduced along ``axis``.
-    """
-    from scipy.stats import trim_mean
-
-    return np.asarray(trim_mean(np.asarray(x, dtype=np.float64), 0.25, axis=axis))
-
-
-def mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Arithmetic mean along ``axis`` (the statistic twin of :func:`iqm`)."""
-    return np.asarray(np.mean(np.asarray(x, dtype=np.float64), axis=axis))
-
-
 def statistic_fn(name: str) -> Statistic:
     """The statistic called ``name`` (``mean`` or ``iqm``); anything else is a :class:`UserError`."""
     if name not in STATISTICS:

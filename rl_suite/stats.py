@@ -50,16 +50,37 @@ def _as_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
     return x
 
 
+def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Interquartile mean: the mean of the middle 50 % along ``axis``.
+
+    This is ``scipy.stats.trim_mean(x, 0.25)`` — rliable's IQM. With fewer than four samples nothing is
+    trimmed and it equals the mean.
+
+    Args:
+        x: samples.
+        axis: the axis to reduce.
+
+    Returns:
+        ``x`` reduced along ``axis``.
+    """
+    from scipy.stats import trim_mean
+
+    return np.asarray(trim_mean(np.asarray(x, dtype=np.float64), 0.25, axis=axis))
+
+
+def mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
+    """Arithmetic mean along ``axis`` (the statistic twin of :func:`iqm`)."""
+    return np.asarray(np.mean(np.asarray(x, dtype=np.float64), axis=axis))
+
+
 def batched_iqm(x: np.ndarray) -> np.ndarray:
     """IQM of each batch entry over runs and tasks together: ``(b, n, m, *rest) -> (b, *rest)``.
 
     The interquartile mean is ``scipy.stats.trim_mean(..., 0.25)`` of all ``n * m`` scores pooled
     (rliable ``metrics.aggregate_iqm``): it cuts ``floor(0.25 * n * m)`` scores at each end.
     """
-    from scipy.stats import trim_mean
-
     b, n, m = x.shape[:3]
-    return np.asarray(trim_mean(x.reshape(b, n * m, *x.shape[3:]), 0.25, axis=1))
+    return iqm(x.reshape(b, n * m, *x.shape[3:]), axis=1)
 
 
 def batched_mean(x: np.ndarray) -> np.ndarray:
