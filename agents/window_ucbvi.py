@@ -13,6 +13,13 @@ with ``span = max R − min R`` and ``V^max_h = Σ_{t<H−h} γ^t·max R`` (rewa
 the bonus is scaled by the reward span); unvisited pairs get ``V^max_h``. ``X`` is the number of windows
 seen so far. Terminations lead to a value-0 end state.
 
+With ``time_indexed`` the state is ``(h, x_h)`` and every step has its own model. The window process is
+not stationary: on Tiger the first observation of an episode is uninformative and a later one is not, and
+a deterministic policy can use ``h`` to know what the window's oldest observation followed. The stationary
+model (the default) pools windows across steps and learns faster per window; the time-indexed one can
+reach better window policies (Tiger H = 10, w = 1: regret 7.5 against 19.4 for the stationary model;
+:func:`~rl_suite.envs.pomdp.solvers.best_window_policy` bounds what any window-w policy can reach).
+
 Why windows: in γ-observable POMDPs the belief forgets its start, so near-optimal policies depend on the
 last L observations only (Golowich, Moitra & Rohatgi, STOC 2023; spec §4.1); a window agent closes the
 memory gap only when ``w`` covers the memory the task needs (T-maze: ``w ≥ L``).
@@ -56,6 +63,8 @@ class WindowUCBVIConfig(AgentConfig):
     """K in the log term ``ln(2XAHK/δ)``."""
     reward_span: float | Literal["auto"] = "auto"
     """``max R − min R`` scaling the bonus; ``auto`` reads the env's reward table."""
+    time_indexed: bool = False
+    """States are ``(h, x_h)``: a separate model per step (the window process is not stationary)."""
     exact_regret: bool = True
     """Evaluate each episode's policy exactly (skipped for good once the history tree is too big)."""
 
@@ -167,8 +176,12 @@ class WindowUCBVI(EpisodicAgent):
             a = self._cache[key] = self._greedy(h, window)
         return a
 
+    def _key(self, h: int, window: tuple[int, ...]) -> tuple[int, ...]:
+        """The state of window ``x_h`` at step h: ``(h, *x_h)`` when time-indexed, else ``x_h``."""
+        return (h, *window) if self.config.time_indexed else window
+
     def _greedy(self, h: int, window: tuple[int, ...]) -> int:
-        x = self.ids.get(window)
+        x = self.ids.get(self._key(h, window))
         known = x is not None and x < self.Q.shape[1]  # windows first seen this episode are not planned
         q = self.Q[h, x] if known else np.full(self.A, self.vmax[h])
         best = np.flatnonzero(q >= q.max() - 1e-12)
@@ -188,12 +201,12 @@ class WindowUCBVI(EpisodicAgent):
 
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         w = self.config.window
-        x = self._id(tuple(int(v) for v in self.history))
+        x = self._id(self._key(h, tuple(int(v) for v in self.history)))
         o = self.pomdp_env.decode_observation(next_obs)
         longer = np.append(self.history, (action, o))
         self.history = longer[-(2 * w + 1) :]
         terminated = done and h < self.H - 1
-        x2 = END if terminated else self._id(tuple(int(v) for v in self.history))
+        x2 = END if terminated else self._id(self._key(h + 1, tuple(int(v) for v in self.history)))
         self._count(x, action, x2, reward)
         if done:
             self._plan()
@@ -219,7 +232,7 @@ class WindowUCBVI(EpisodicAgent):
     # ------------------------------------------------------------------ save / load
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         keys = sorted(self.ids.items(), key=lambda kv: kv[1])
-        width = 2 * self.config.window + 1
+        width = 2 * self.config.window + 2  # room for the step of a time-indexed state
         table = np.full((len(keys), width), -1, dtype=np.int64)
         for window, i in keys:
             table[i, : len(window)] = window

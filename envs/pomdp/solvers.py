@@ -760,6 +760,161 @@ def evaluate_window_policy(
     return total
 
 
+@dataclass
+class WindowPolicyResult:
+    """Best deterministic finite-window policy found by :func:`best_window_policy`."""
+
+    window: int
+    value: float
+    """Exact value ``V^π`` of the policy found: a lower bound on the best window-w value."""
+    table: dict[tuple[int, History], int]
+    """``(h, x_h) -> action`` on the windows the policy reaches (others follow ``base``)."""
+    base: Callable[[int, History], int]
+    """The policy of the windows not in the table (the lifted window − 1 policy, or action 0)."""
+    sweeps: int
+    evaluations: int
+    seconds: float
+
+    def policy(self, h: int, window: History) -> int:
+        """The action at step ``h`` in window ``x_h``."""
+        return self.table.get((h, window), self.base(h, window))
+
+
+def projected_window_policy(
+    plan: BeliefTreePlan, m: POMDPModel, window: int
+) -> dict[tuple[int, History], int]:
+    """The optimal policy projected onto windows: ``π(h, x) = argmax_a Σ P(n) Q*_h(n, a)``.
+
+    The sum runs over the belief-tree nodes ``n`` of step h whose history ends in window ``x``, weighted by
+    their probability under the optimal policy. Where one window identifies the belief (T-maze with
+    ``w ≥ L``) this is the optimal policy itself.
+    """
+    keep = 2 * int(window) + 1
+    joint0 = m.b0 @ m.Z0
+    layer: dict[tuple[int, History], float] = {
+        (int(plan.root[o]), (int(o),)): float(joint0[o]) for o in range(joint0.size) if plan.root[o] >= 0
+    }
+    out: dict[tuple[int, History], int] = {}
+    for h in range(len(plan.Q)):
+        votes: dict[History, np.ndarray] = {}
+        for (node, x), p in layer.items():
+            votes[x] = votes.get(x, 0.0) + p * plan.Q[h][node]
+        for x, q in votes.items():
+            out[(h, x)] = int(np.argmax(q))
+        if h == len(plan.Q) - 1:
+            break
+        nxt: dict[tuple[int, History], float] = {}
+        for (node, x), p in layer.items():
+            a = out[(h, x)]
+            belief = plan.beliefs[h][node]
+            pred = m.predict(belief[None, :], a)[0]
+            for o in range(m.n_observations):
+                child = int(plan.child[h][node, a, o])
+                po = float(pred @ m.Z[a, :, o])
+                if child >= 0 and p * po > BRANCH_EPS:
+                    key = (child, (*x, a, o)[-keep:])
+                    nxt[key] = nxt.get(key, 0.0) + p * po
+        layer = nxt
+    return out
+
+
+def _window_ascent(
+    m: POMDPModel,
+    window: int,
+    horizon: int | None,
+    base: Callable[[int, History], int],
+    max_sweeps: int,
+) -> tuple[float, dict[tuple[int, History], int], int, int]:
+    """A coordinate ascent of :func:`best_window_policy` from ``base``: value, table, sweeps, evaluations."""
+    table: dict[tuple[int, History], int] = {}
+    reached: set[tuple[int, History]] = set()
+
+    def policy(h: int, x: History) -> int:
+        reached.add((h, x))
+        a = table.get((h, x))
+        return base(h, x) if a is None else a
+
+    value, evaluations, sweeps = evaluate_window_policy(m, policy, window, horizon), 1, 0
+    for _ in range(max_sweeps):
+        sweeps += 1
+        improved = False
+        for key in sorted(reached, key=lambda k: (-k[0], k[1])):  # the last step first
+            current = policy(*key)
+            for a in range(m.n_actions):
+                if a == current:
+                    continue
+                table[key] = a
+                v = evaluate_window_policy(m, policy, window, horizon)
+                evaluations += 1
+                if v > value + 1e-12:
+                    value, current, improved = v, a, True
+            table[key] = current
+        if not improved:
+            break
+    return value, table, sweeps, evaluations
+
+
+def best_window_policy(
+    model: POMDPModel | dict[str, Any],
+    window: int,
+    horizon: int | None = None,
+    max_sweeps: int = 100,
+    plan: BeliefTreePlan | None = None,
+) -> WindowPolicyResult:
+    """Coordinate ascent over deterministic window policies ``a_h = π(h, x_h)``, evaluated exactly.
+
+    The best finite-window policy of a POMDP is NP-hard to find in general (it is a memoryless policy of
+    the (state, window) chain), so this is a local search from two starts: the best ``window − 1`` policy
+    found, lifted to ``window`` (it reads the shorter suffix of ``x_h``; ``window = 0`` starts from action
+    0), and the optimal policy projected onto windows (:func:`projected_window_policy`, when the belief
+    tree fits). From each it sweeps the reachable ``(h, x_h)`` from the last step back to the first and
+    switches an action whenever :func:`evaluate_window_policy` says the value rises, until a sweep changes
+    nothing; the better end point is returned. Its value is exact for the policy returned, so it is a
+    *lower bound* on the best window-w value, and it never falls as ``window`` grows.
+
+    Args:
+        model: The POMDP (finite horizon, or ``horizon`` given).
+        window: w ≥ 0.
+        horizon: Steps to evaluate; defaults to the model's.
+        max_sweeps: Sweeps per start before stopping.
+        plan: The model's :func:`belief_tree_plan` (computed here when ``None`` and the tree fits).
+
+    Returns:
+        The policy, its exact value and the search's cost (over every window ``0 .. w`` searched).
+    """
+    m = as_model(model)
+    if window < 0:
+        raise ValueError(f"window must be >= 0, got {window}")
+    t0 = time.perf_counter()
+    if plan is None and m.horizon is not None and (horizon is None or horizon == m.horizon):
+        try:
+            plan = belief_tree_plan(m)
+        except ValueError:
+            plan = None
+    if window == 0:
+        lifted: Callable[[int, History], int] = lambda h, x: 0  # noqa: E731
+        sweeps = evaluations = 0
+        best_value, best_table, best_base = -np.inf, {}, lifted
+    else:
+        prev = best_window_policy(m, window - 1, horizon, max_sweeps, plan)
+        keep = 2 * window - 1
+        lifted = lambda h, x: prev.policy(h, x[-keep:])  # noqa: E731
+        sweeps, evaluations = prev.sweeps, prev.evaluations
+        best_value, best_table, best_base = prev.value, {}, lifted
+    starts: list[Callable[[int, History], int]] = [lifted]
+    if plan is not None:
+        projected = projected_window_policy(plan, m, window)
+        starts.append(lambda h, x: projected.get((h, x), lifted(h, x)))
+    for base in starts:
+        value, table, n_sweeps, n_evals = _window_ascent(m, window, horizon, base, max_sweeps)
+        sweeps, evaluations = sweeps + n_sweeps, evaluations + n_evals
+        if value > best_value:
+            best_value, best_table, best_base = value, table, base
+    return WindowPolicyResult(
+        window, float(best_value), best_table, best_base, sweeps, evaluations, time.perf_counter() - t0
+    )
+
+
 def evaluate_memoryless_policy(model: POMDPModel | dict[str, Any], table: Any) -> float:
     """Exact value of a deterministic memoryless policy ``a = table[o]`` (also for infinite horizons).
 

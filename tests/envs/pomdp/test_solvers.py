@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -192,3 +194,41 @@ def test_memoryless_evaluation_matches_truncated_history_evaluation() -> None:
     assert abs(exact - longer) < abs(exact - truncated)
     with pytest.raises(ValueError, match="max_branches"):
         solvers.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=40, max_branches=1000)
+
+
+# ------------------------------------------------------------------------- best finite-window policies
+
+
+def test_best_window_policy_with_no_memory_matches_brute_force() -> None:
+    """w = 0 on Tiger H = 3: all 3^(H·O) = 729 tables (h, o) -> a, evaluated exactly."""
+    m = tiger(1.0, 3)
+    brute = max(
+        solvers.evaluate_window_policy(m, lambda h, x, t=t: t[2 * h + x[-1]], 0)
+        for t in itertools.product(range(3), repeat=6)
+    )
+    assert brute == pytest.approx(-3.0)  # one observation never justifies opening: listen three times
+    assert solvers.best_window_policy(m, 0).value == pytest.approx(brute, abs=1e-12)
+
+
+@pytest.mark.parametrize("length", [2, 5])
+def test_best_window_policy_closes_the_tmaze_gap_only_when_the_window_covers_it(length: int) -> None:
+    env = TMaze(length=length)
+    covered = solvers.best_window_policy(env.pomdp, length)
+    assert covered.value == pytest.approx(env.optimal_value(), abs=1e-12)  # 4.0: the cue is in the window
+    short = solvers.best_window_policy(env.pomdp, length - 1)
+    assert short.value <= 2.05  # the cue is out of the window at the junction: a guess
+
+
+def test_best_window_regret_on_tiger_falls_with_the_window() -> None:
+    """Tiger H = 8: the best window-w policy found, for w = 0, 1, 2, 4 (exact values, a local search)."""
+    m = tiger(1.0, 8)
+    v_star = solvers.belief_tree_value(m).value
+    plan = solvers.belief_tree_plan(m)
+    found = {w: solvers.best_window_policy(m, w, plan=plan) for w in (0, 1, 2, 4)}
+    regret = {w: v_star - r.value for w, r in found.items()}
+    assert regret[0] == pytest.approx(v_star + 8.0, abs=1e-9)  # listen at every step
+    assert regret[0] > regret[1] > regret[2] > regret[4] >= -1e-9  # 15.10, 3.66, 1.65, 0.05
+    assert regret[0] - regret[1] > 10.0 and regret[2] - regret[4] > 1.0
+    r = found[2]  # the value reported is the policy's exact value
+    by_history = solvers.evaluate_history_policy(m, lambda hist: r.policy(len(hist) // 2, hist[-5:]))
+    assert by_history == pytest.approx(r.value, abs=1e-10)
