@@ -629,6 +629,17 @@ def pbvi(
 # ------------------------------------------------------------------------- history-policy evaluation
 
 
+def _expected_reward(m: POMDPModel, J: np.ndarray, acts: np.ndarray) -> float:
+    """``Σ_k Σ_s J[k, s]·R[s, acts[k]]``: the expected reward of one step of a policy evaluation.
+
+    Raises:
+        ValueError: An action is outside ``[0, A)``.
+    """
+    if ((acts < 0) | (acts >= m.n_actions)).any():
+        raise ValueError(f"the policy returned an action outside [0, {m.n_actions})")
+    return float((J * m.R.T[acts]).sum())
+
+
 def evaluate_history_policy(
     model: POMDPModel | dict[str, Any],
     policy: HistoryPolicy,
@@ -670,9 +681,7 @@ def evaluate_history_policy(
         if not hist:
             break
         acts = np.array([policy(h) for h in hist])
-        if ((acts < 0) | (acts >= m.n_actions)).any():
-            raise ValueError(f"the policy returned an action outside [0, {m.n_actions})")
-        total += disc * float((J * m.R.T[acts]).sum())
+        total += disc * _expected_reward(m, J, acts)
         disc *= m.gamma
         if t == H - 1:
             break
@@ -741,9 +750,7 @@ def evaluate_window_policy(
         windows = list(layer)
         J = np.array([layer[x] for x in windows])
         acts = np.array([policy(t, x) for x in windows], dtype=np.int64)
-        if ((acts < 0) | (acts >= m.n_actions)).any():
-            raise ValueError(f"the policy returned an action outside [0, {m.n_actions})")
-        total += disc * float((J * m.R.T[acts]).sum())
+        total += disc * _expected_reward(m, J, acts)
         disc *= m.gamma
         if t == H - 1:
             break
@@ -774,6 +781,8 @@ class WindowPolicyResult:
     sweeps: int
     evaluations: int
     seconds: float
+    previous: WindowPolicyResult | None = None
+    """The ``window − 1`` result the search started from (``None`` for ``window = 0``)."""
 
     def policy(self, h: int, window: History) -> int:
         """The action at step ``h`` in window ``x_h``."""
@@ -880,7 +889,8 @@ def best_window_policy(
         plan: The model's :func:`belief_tree_plan` (computed here when ``None`` and the tree fits).
 
     Returns:
-        The policy, its exact value and the search's cost (over every window ``0 .. w`` searched).
+        The policy, its exact value and the search's cost (over every window ``0 .. w`` searched); the
+        results of the smaller windows are chained in ``previous``.
     """
     m = as_model(model)
     if window < 0:
@@ -891,6 +901,7 @@ def best_window_policy(
             plan = belief_tree_plan(m)
         except ValueError:
             plan = None
+    prev = None
     if window == 0:
         lifted: Callable[[int, History], int] = lambda h, x: 0  # noqa: E731
         sweeps = evaluations = 0
@@ -910,8 +921,9 @@ def best_window_policy(
         sweeps, evaluations = sweeps + n_sweeps, evaluations + n_evals
         if value > best_value:
             best_value, best_table, best_base = value, table, base
+    seconds = time.perf_counter() - t0
     return WindowPolicyResult(
-        window, float(best_value), best_table, best_base, sweeps, evaluations, time.perf_counter() - t0
+        window, float(best_value), best_table, best_base, sweeps, evaluations, seconds, previous=prev
     )
 
 
