@@ -24,6 +24,7 @@ import numpy as np
 from rl_suite import tabular
 from rl_suite.errors import UserError
 from rl_suite.spaces import discrete_action
+from rl_suite.state import State, check_state, generator_state, integer, optional, rng_state, set_rng_state
 
 ObsT = TypeVar("ObsT")
 
@@ -323,3 +324,35 @@ class FiniteHorizonMDPEnv(gym.Env[ObsT, int]):
         }
         self._h, self._s = h + 1, s_next
         return self._observe(s_next, h + 1), reward, False, self._h >= self.horizon, info
+
+    # ----------------------------------------------------------------------------------------- state
+
+    def get_state(self) -> State:
+        """The env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rng`` (``np_random``, which also draws the emission noise of rich observations), ``h``
+        (steps taken this episode) and ``s`` (the current model state, ``None`` before the first reset;
+        with sticky actions it includes the previous action). The model, ``Q*`` and ``V*`` are rebuilt by
+        the constructor and are not saved.
+
+        ``set_state(get_state())`` on an env made with the same constructor arguments, after one
+        ``reset()``, makes every later step bit-identical to this env's (observations, rewards,
+        ``terminated``, ``truncated`` and every ``info`` value), also in the middle of an episode.
+        """
+        return {"rng": rng_state(self.np_random), "h": self._h, "s": self._s}
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of an env built with the same arguments; see there for the contract.
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type, a state or step
+                out of range); nothing is changed then.
+        """
+        checks = {
+            "rng": generator_state(type(self.np_random.bit_generator).__name__),
+            "h": integer(0, self.horizon + 1),
+            "s": optional(integer(0, self.n_states)),
+        }
+        values = check_state(state, checks, type(self).__name__)
+        set_rng_state(self.np_random, values["rng"])
+        self._h, self._s = values["h"], values["s"]

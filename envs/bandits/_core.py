@@ -24,6 +24,23 @@ from scipy.special import ndtr
 
 from rl_suite.errors import UserError
 from rl_suite.spaces import discrete_action, discrete_actions
+from rl_suite.state import (
+    Check,
+    State,
+    StateError,
+    array,
+    check_state,
+    generator_state,
+    integer,
+    mapping,
+    new_generator,
+    number,
+    optional,
+    plain_copy,
+    rng_state,
+    sequence,
+    set_rng_state,
+)
 
 REWARD_NOISES = ("bernoulli", "gaussian")
 
@@ -112,6 +129,18 @@ def check_nonnegative(name: str, value: Any) -> float:
         UserError: ``value`` is not a finite number ``>= 0``.
     """
     return _finite_number(name, value, strict=False)
+
+
+def round_state(env: Any, checks: dict[str, Check]) -> State | None:
+    """The attributes ``_<key>`` of ``env`` for the keys of ``checks`` (``None`` before the first reset)."""
+    values = {key: getattr(env, f"_{key}") for key in checks}
+    return None if any(v is None for v in values.values()) else plain_copy(values)
+
+
+def restore_round(env: Any, checks: dict[str, Check], values: State | None) -> None:
+    """Set the attributes ``_<key>`` of ``env`` from a checked :func:`round_state` (``None``: not reset)."""
+    for key in checks:
+        setattr(env, f"_{key}", None if values is None else values[key])
 
 
 class BanditCore(ABC):
@@ -243,6 +272,48 @@ class BanditEnv(gym.Env[ObsT, int]):
         self._t += 1
         return self._observe(z[:, 1:]), reward, False, self._t >= self.horizon, info
 
+    # ------------------------------------------------------------------ state
+    def _round_checks(self) -> dict[str, Check]:
+        """The current round's entries, as :meth:`_observe` leaves them in ``self._<key>``."""
+        return {"means": array((1, self.n_arms)), "best": number(), "opt": integer(0, self.n_arms)}
+
+    def _restore_round(self, values: State | None) -> None:
+        restore_round(self, self._round_checks(), values)
+
+    def get_state(self) -> State:
+        """The env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rng`` (``np_random``), ``t`` (rounds played this episode) and ``round``, the current
+        round (its arm means and optimum; ``None`` before the first reset). The instance itself (θ, the
+        means, ...) is rebuilt by the constructor and is not saved.
+
+        ``set_state(get_state())`` on an env made with the same constructor arguments, after one
+        ``reset()``, makes every later step bit-identical to this env's (observations, rewards,
+        ``terminated``, ``truncated`` and every ``info`` value), also in the middle of an episode.
+        """
+        return {
+            "rng": rng_state(self.np_random),
+            "t": self._t,
+            "round": round_state(self, self._round_checks()),
+        }
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of an env built with the same arguments; see there for the contract.
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type or shape); nothing
+                is changed then.
+        """
+        checks = {
+            "rng": generator_state(type(self.np_random.bit_generator).__name__),
+            "t": integer(0),
+            "round": optional(mapping(self._round_checks())),
+        }
+        values = check_state(state, checks, type(self).__name__)
+        set_rng_state(self.np_random, values["rng"])
+        self._t = values["t"]
+        self._restore_round(values["round"])
+
 
 class BanditVectorEnv(gym.vector.VectorEnv):
     """R streams of one bandit instance as one array program (Gymnasium ``SAME_STEP`` autoreset).
@@ -272,6 +343,8 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         self._rows = np.arange(self.num_envs)
         self._rngs: list[np.random.Generator] | None = None
         self._means: np.ndarray | None = None
+        self._best: np.ndarray | None = None
+        self._opt: np.ndarray | None = None
         self._t = 0
 
     def __getattr__(self, name: str) -> Any:
@@ -368,3 +441,46 @@ class BanditVectorEnv(gym.vector.VectorEnv):
             self._t = 0
             obs = self._observe(self._draw(self.core.context_normals))
         return obs, rewards, np.zeros(self.num_envs, dtype=bool), truncated, info
+
+    # ------------------------------------------------------------------ state
+    def _round_checks(self) -> dict[str, Check]:
+        """The current round's ``(R, ...)`` entries, as :meth:`_observe` leaves them in ``self._<key>``."""
+        R, K = self.num_envs, self.n_arms
+        return {"means": array((R, K)), "best": array((R,)), "opt": array((R,), np.int64, 0, K)}
+
+    def _restore_round(self, values: State | None) -> None:
+        restore_round(self, self._round_checks(), values)
+
+    def get_state(self) -> State:
+        """The vector env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rngs`` (every stream's generator; ``None`` before the first reset), ``t`` (rounds played
+        this episode) and ``round``, the current round of every stream (``None`` before the first reset).
+        The instance is rebuilt by the constructor and is not saved.
+
+        ``set_state(get_state())`` on a vector env made with the same arguments, after one ``reset()``,
+        makes every later step bit-identical to this one's (every array of the step and of ``info``),
+        also in the middle of an episode.
+        """
+        rngs = None if self._rngs is None else [rng_state(g) for g in self._rngs]
+        return {"rngs": rngs, "t": self._t, "round": round_state(self, self._round_checks())}
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of a vector env built with the same arguments (same ``num_envs``).
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type or shape); nothing
+                is changed then.
+        """
+        checks = {
+            "rngs": optional(sequence(generator_state(), self.num_envs)),
+            "t": integer(0),
+            "round": optional(mapping(self._round_checks())),
+        }
+        values = check_state(state, checks, type(self).__name__)
+        rngs = values["rngs"]
+        if (rngs is None) != (values["round"] is None):
+            raise StateError(f"{type(self).__name__} state: rngs and round must both be set or both be null")
+        self._rngs = None if rngs is None else [new_generator(r) for r in rngs]
+        self._t = values["t"]
+        self._restore_round(values["round"])

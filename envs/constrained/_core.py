@@ -23,7 +23,7 @@ import numpy as np
 from scipy.special import ndtr
 
 from rl_suite.constraints import best_feasible_mixture, star_convex_optimum, violation_amount
-from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv
+from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv, restore_round
 from rl_suite.errors import UserError
 from rl_suite.spaces import (
     Simplex,
@@ -32,6 +32,7 @@ from rl_suite.spaces import (
     scaled_direction_actions,
     simplex_actions,
 )
+from rl_suite.state import Check, State, array, number
 
 #: How the multi-armed and in-expectation linear envs take actions.
 ACTION_MODES = ("distribution", "arm")
@@ -221,6 +222,14 @@ class ConstrainedBanditEnv(BanditEnv[Any]):
         obs = self._observe(z[:, self.core.step_normals :])
         return obs, reward, False, self._t >= self.horizon, info
 
+    def _round_checks(self) -> dict[str, Check]:
+        """The round's table of mean rewards and costs and its optimum (the means are the table's row 0)."""
+        return {"table": array((1, 2, self.n_arms)), "best": number(), "best_cost": number()}
+
+    def _restore_round(self, values: State | None) -> None:
+        restore_round(self, self._round_checks(), values)
+        self._means = None if self._table is None else self._table[:, 0]
+
 
 class ConstrainedBanditVectorEnv(BanditVectorEnv):
     """R noise streams of one constrained instance as one array program (``SAME_STEP`` autoreset).
@@ -234,6 +243,7 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         super()._setup(single, num_envs)
         self.tau = self.core.tau
         self._table: np.ndarray | None = None
+        self._best_cost: np.ndarray | None = None
 
     def _observe(self, z: np.ndarray) -> np.ndarray:
         obs, table = self.core.observe(z)
@@ -256,6 +266,15 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         out = self.core.play(table, acts, z[:, : self.core.step_normals])
         info: dict[str, Any] = _step_info(self.core, out, self._best, self._best_cost)
         return self._end_step(self._observe(z[:, self.core.step_normals :]), out["reward"], info)
+
+    def _round_checks(self) -> dict[str, Check]:
+        """Every stream's table of mean rewards and costs and its optimum (the means are row 0)."""
+        R, K = self.num_envs, self.n_arms
+        return {"table": array((R, 2, K)), "best": array((R,)), "best_cost": array((R,))}
+
+    def _restore_round(self, values: State | None) -> None:
+        restore_round(self, self._round_checks(), values)
+        self._means = None if self._table is None else self._table[:, 0]
 
 
 def policy_action_space(n_actions: int, action_mode: str) -> gym.Space[Any]:

@@ -52,6 +52,21 @@ from rl_suite.envs.bandits._core import check_int
 from rl_suite.envs.pomdp import solvers
 from rl_suite.errors import UserError
 from rl_suite.spaces import discrete_action
+from rl_suite.state import (
+    State,
+    StateError,
+    array,
+    check_state,
+    flag,
+    generator_state,
+    integer,
+    mapping,
+    number,
+    optional,
+    plain_copy,
+    rng_state,
+    set_rng_state,
+)
 
 #: How far a row of a probability table may stray from summing to 1.
 TABLE_ATOL = 1e-6
@@ -669,6 +684,104 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
             self._done = True
             info.update(episode_return=self._ret, episode_regret=v - self._ret, regret=v - self._ret)
         return self._encode(o, a), reward, terminated, truncated, info
+
+    # ------------------------------------------------------------------------------------------ state
+
+    def _timed_reference(self) -> bool:
+        """Whether the reference values come from a PBVI run cut by its wall-time cap (not reproducible)."""
+        pb: solvers.PBVIResult | None = getattr(self, "_pbvi", None)
+        timed = self.horizon is None and self._pbvi_options.get("max_seconds") is not None
+        return timed and self._solution is not None and pb is not None and not pb.converged
+
+    def get_state(self) -> State:
+        """The env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rng`` (``np_random``), ``s`` (the hidden state, ``None`` before the first reset),
+        ``belief``, ``h``, ``ret`` and ``disc`` (the episode's discounted return so far and the current
+        discount), ``done``, and ``reference``: ``None``, except when the reference values came from a PBVI
+        run stopped by its ``max_seconds`` cap — a result that depends on wall time, so it is saved (the
+        :meth:`solve` dict and the PBVI α-vectors) and the regret keeps the same ``V*``. Otherwise the
+        model and its reference values are rebuilt by the constructor and the first reset.
+
+        ``set_state(get_state())`` on an env made with the same constructor arguments, after one
+        ``reset()``, makes every later step bit-identical to this env's (observations, rewards,
+        ``terminated``, ``truncated`` and every ``info`` value), also in the middle of an episode.
+        """
+        reference = None
+        if self._timed_reference():
+            pb = self._pbvi
+            reference = {
+                "solution": plain_copy(self._solution),
+                "pbvi": {
+                    "value": pb.value,
+                    "alphas": pb.alphas.copy(),
+                    "actions": pb.actions.copy(),
+                    "beliefs": pb.beliefs.copy(),
+                    "sweeps": pb.sweeps,
+                    "converged": pb.converged,
+                    "seconds": pb.seconds,
+                    "expand_seconds": pb.expand_seconds,
+                },
+            }
+        return plain_copy(
+            {
+                "rng": rng_state(self.np_random),
+                "s": self._s,
+                "belief": self._b,
+                "h": self._h,
+                "ret": self._ret,
+                "disc": self._disc,
+                "done": self._done,
+                "reference": reference,
+            }
+        )
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of an env built with the same arguments; see there for the contract.
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type or shape, a state or
+                step out of range); nothing is changed then.
+        """
+        S = self.n_states
+        pbvi = {
+            "value": number(),
+            "alphas": array((None, S)),
+            "actions": array((None,), np.int64, 0, self.n_actions),
+            "beliefs": array((None, S)),
+            "sweeps": integer(0),
+            "converged": flag(),
+            "seconds": number(),
+            "expand_seconds": number(),
+        }
+        checks = {
+            "rng": generator_state(type(self.np_random.bit_generator).__name__),
+            "s": optional(integer(0, S)),
+            "belief": array((S,)),
+            "h": integer(0, self.max_steps + 1),
+            "ret": number(),
+            "disc": number(),
+            "done": flag(),
+            "reference": optional(mapping({"solution": _solution_dict, "pbvi": mapping(pbvi)})),
+        }
+        values = check_state(state, checks, type(self).__name__)
+        set_rng_state(self.np_random, values["rng"])
+        self._s, self._b, self._h = values["s"], values["belief"], values["h"]
+        self._ret, self._disc, self._done = values["ret"], values["disc"], values["done"]
+        reference = values["reference"]
+        if reference is not None:
+            self._solution = reference["solution"]
+            self._pbvi = solvers.PBVIResult(**reference["pbvi"])
+
+
+def _solution_dict(value: Any, path: str) -> dict[str, Any]:
+    """A saved :meth:`TabularPOMDPEnv.solve` dict: plain values, with a numeric ``optimal_value``."""
+    if not isinstance(value, dict):
+        raise StateError(f"{path} must be a mapping, got {type(value).__name__}")
+    optimal = value.get("optimal_value")
+    if isinstance(optimal, bool) or not isinstance(optimal, (int, float)):
+        raise StateError(f"{path}.optimal_value must be a number, got {type(optimal).__name__}")
+    return {**plain_copy(value), "optimal_value": float(optimal)}
 
 
 def _safe(fn: Any, *args: Any) -> Any:

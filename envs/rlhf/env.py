@@ -22,6 +22,17 @@ from rl_suite.envs.rlhf.task import RLHFTask, make_task
 from rl_suite.errors import UserError
 from rl_suite.sequence_policy import POLICY_KINDS, SequencePolicy, make_policy, sft_reference
 from rl_suite.spaces import discrete_action
+from rl_suite.state import (
+    Check,
+    State,
+    array,
+    check_state,
+    generator_state,
+    integer,
+    optional,
+    rng_state,
+    set_rng_state,
+)
 
 REFERENCES = ("sft", "uniform")
 _REFERENCE_CACHE: dict[tuple[Any, ...], SequencePolicy] = {}
@@ -181,6 +192,44 @@ class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
 
     def _optimal_value(self, i: int) -> float:
         return float(self.max_rewards[i])
+
+    # ------------------------------------------------------------------------------------------ state
+
+    def get_state(self) -> State:
+        """The env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rng`` (``np_random``, which draws the prompts), ``prompt`` (the current prompt's index,
+        ``None`` before the first reset) and ``round`` (responses answered this episode); the token face
+        adds its response so far. The task, π_ref and the exact tables are rebuilt by the constructor and
+        are not saved. A policy attached with ``attach_policy`` belongs to the agent, not to the env: it is
+        not part of the state, and the agent attaches it again after a restore.
+
+        ``set_state(get_state())`` on an env made with the same constructor arguments, after one
+        ``reset()``, makes every later step bit-identical to this env's (observations, rewards,
+        ``terminated``, ``truncated`` and every ``info`` value, given the same attached policy), also in
+        the middle of an episode.
+        """
+        return {"rng": rng_state(self.np_random), "prompt": self._prompt, "round": self._round}
+
+    def _state_checks(self) -> dict[str, Check]:
+        return {
+            "rng": generator_state(type(self.np_random.bit_generator).__name__),
+            "prompt": optional(integer(0, self.task.n_prompts)),
+            "round": integer(0, self.horizon + 1),
+        }
+
+    def _restore(self, values: State) -> None:
+        set_rng_state(self.np_random, values["rng"])
+        self._prompt, self._round = values["prompt"], values["round"]
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of an env built with the same arguments; see there for the contract.
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type or shape, a prompt
+                or position out of range); nothing is changed then.
+        """
+        self._restore(check_state(state, self._state_checks(), type(self).__name__))
 
     # ------------------------------------------------------------------------------------------ solve
 
@@ -485,6 +534,19 @@ class RLHFToken(_RLHFEnv):
         self.observation_space = gym.spaces.Box(0.0, 1.0, shape=(int(sizes.sum()),), dtype=np.float32)
         self._response = np.full(L, V, dtype=np.int64)
         self._t = 0
+
+    def get_state(self) -> State:
+        """The state of :meth:`_RLHFEnv.get_state` plus ``response`` (the tokens so far, padded) and ``t``."""
+        return {**super().get_state(), "response": self._response.copy(), "t": self._t}
+
+    def _state_checks(self) -> dict[str, Check]:
+        V, L = self.task.vocab_size, self.task.response_length
+        response = array((L,), np.int64, 0, V + 1)  # V pads the slots not written yet
+        return {**super()._state_checks(), "response": response, "t": integer(0, L + 1)}
+
+    def _restore(self, values: State) -> None:
+        super()._restore(values)
+        self._response, self._t = values["response"], values["t"]
 
     def tokens(self) -> np.ndarray:
         """The current observation as token ids: prompt, padded response so far, position ``t`` (int64)."""

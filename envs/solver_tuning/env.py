@@ -30,6 +30,7 @@ from rl_suite.envs.solver_tuning.table import CostTable, cached_table, counterfa
 from rl_suite.errors import UserError
 from rl_suite.registry import SOLVER_TUNING
 from rl_suite.spaces import discrete_action
+from rl_suite.state import State, array, check_state, flag, generator_state, integer, rng_state, set_rng_state
 
 FAMILIES = ("shifted_laplacian", "heat", "custom")
 #: Rows computed when the env first needs them (doubling after that, up to the horizon).
@@ -387,6 +388,59 @@ class SolverTuningEnv(gym.Env[Any, Any]):
         if self.method == "sor":
             out["mean_young_omega"] = float(np.nanmean(table.young_omega))
         return out
+
+    # ------------------------------------------------------------------ state
+    def get_state(self) -> State:
+        """The env's dynamic state as plain data (see :class:`rl_suite.state.StatefulEnv`).
+
+        Entries: ``rng`` (``np_random``), ``sequence_seed`` (the current sequence: the last reset seed
+        when ``instance_seed`` is ``None``), ``t`` (the current system), ``started`` (reset was called) and
+        the :meth:`run_summary` totals ``played_iterations``, ``played_steps``, ``played_rows`` (per grid
+        ω) and ``played_optimal``. The counterfactual table and the systems are rebuilt from
+        ``sequence_seed`` when first needed (from the disk cache when it has them) and are not saved.
+
+        ``set_state(get_state())`` on an env made with the same constructor arguments, after one
+        ``reset()``, makes every later step bit-identical to this env's (observations, rewards,
+        ``terminated``, ``truncated`` and every ``info`` value) and :meth:`run_summary` equal, also in the
+        middle of a sequence.
+        """
+        return {
+            "rng": rng_state(self.np_random),
+            "sequence_seed": self.sequence_seed,
+            "t": self._t,
+            "started": self._started,
+            "played_iterations": self._played_iterations,
+            "played_steps": self._played_steps,
+            "played_rows": self._played_rows.copy(),
+            "played_optimal": self._played_optimal,
+        }
+
+    def set_state(self, state: State) -> None:
+        """Restore a :meth:`get_state` of an env built with the same arguments; see there for the contract.
+
+        Raises:
+            StateError: The state does not fit this env (a missing entry, a wrong type or shape, another
+                sequence than a fixed ``instance_seed``); nothing is changed then.
+        """
+        fixed = self.instance_seed
+        checks = {
+            "rng": generator_state(type(self.np_random.bit_generator).__name__),
+            "sequence_seed": integer(0) if fixed is None else integer(fixed, fixed + 1),
+            "t": integer(0, self.horizon),
+            "started": flag(),
+            "played_iterations": integer(0),
+            "played_steps": integer(0),
+            "played_rows": array((self.n_arms,), np.int64, 0),
+            "played_optimal": integer(0),
+        }
+        values = check_state(state, checks, type(self).__name__)
+        set_rng_state(self.np_random, values["rng"])
+        if values["sequence_seed"] != self.sequence_seed:
+            self.sequence_seed = values["sequence_seed"]
+            self._table, self._instances = None, None
+        self._t, self._started = values["t"], values["started"]
+        self._played_iterations, self._played_steps = values["played_iterations"], values["played_steps"]
+        self._played_rows, self._played_optimal = values["played_rows"], values["played_optimal"]
 
     def __getstate__(self) -> dict[str, Any]:
         # Checkpoints pickle the env: keep the progress, drop the (cached, recomputable) table and systems.
