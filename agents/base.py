@@ -13,6 +13,7 @@ the R = 1 case of the same code.
 
 from __future__ import annotations
 
+import io
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -23,6 +24,16 @@ import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from rl_suite.agents.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    check_meta,
+    class_id,
+    open_npz,
+    read_sealed,
+    reading,
+    write_sealed,
+)
 from rl_suite.agents.kernels import stagewise_reward_inflation
 from rl_suite.errors import UserError
 from rl_suite.spaces import Simplex
@@ -78,6 +89,10 @@ class Agent(ABC):
 
     #: The agent's pydantic settings model.
     Config: ClassVar[type[AgentConfig]] = AgentConfig
+    #: learn(n) takes exactly n env steps. An agent that cannot (SB3 finishes its rollout) sets this False
+    #: and honours the callback instead: ``learn`` returns right after the step on which the callback
+    #: returned ``False``, with :attr:`num_timesteps` counting exactly the steps taken.
+    exact_budget: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -111,12 +126,26 @@ class Agent(ABC):
 
     @abstractmethod
     def save(self, path: str | Path) -> None:
-        """Write everything needed to continue learning to ``path``."""
+        """Write everything needed to continue learning to ``path`` (plain data only, never pickles).
+
+        Write every file through :func:`rl_suite.agents.checkpoint.write_sealed`; an agent may write
+        companion files beside ``path`` (named ``path`` plus a suffix) and lists them in
+        :meth:`saved_files`.
+        """
 
     @classmethod
     @abstractmethod
     def load(cls: type[SelfAgent], path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> SelfAgent:
-        """Rebuild an agent saved with :meth:`save` on ``env``."""
+        """Rebuild an agent saved with :meth:`save` on ``env``.
+
+        Reading never executes code from the files, and a missing, damaged or foreign file is one
+        :class:`~rl_suite.agents.checkpoint.CheckpointError` line naming it.
+        """
+
+    @classmethod
+    def saved_files(cls, path: str | Path) -> list[Path]:
+        """Every file :meth:`save` writes for ``path``: ``path`` itself, then any companions beside it."""
+        return [Path(path)]
 
 
 class BanditAgent(Agent):
@@ -347,14 +376,16 @@ class BanditAgent(Agent):
         )
 
     def save(self, path: str | Path) -> None:
-        """Write config, counters, RNG state and every state array to one ``.npz`` file."""
-        with Path(path).open("wb") as fh:
-            self.write(fh)
+        """Write config, counters, RNG state and every state array to one sealed ``.npz`` file."""
+        buf = io.BytesIO()
+        self.write(buf)
+        write_sealed(path, buf.getvalue())
 
     def write(self, fh: BinaryIO) -> None:
-        """Write what :meth:`save` writes to an open binary file (``.npz`` format)."""
+        """Write the ``.npz`` archive :meth:`save` seals to an open binary file (no pickled objects)."""
         meta = {
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "format": FORMAT,
+            "class": class_id(type(self)),
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
             "num_envs": self.num_envs,
@@ -367,7 +398,7 @@ class BanditAgent(Agent):
         arrays.update(extra)
         if self._last_obs is not None:
             arrays["_last_obs"] = np.asarray(self._last_obs)
-        np.savez(fh, __meta__=np.array(json.dumps(meta)), **arrays)
+        np.savez(fh, __meta__=np.array(json.dumps(meta)), allow_pickle=False, **arrays)
 
     def _extra_arrays(self) -> dict[str, np.ndarray]:
         """More arrays for :meth:`save` beyond :attr:`state_keys` (e.g. a wrapped agent); none by default."""
@@ -379,17 +410,21 @@ class BanditAgent(Agent):
     @classmethod
     def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> BanditAgent:
         """Rebuild an agent written by :meth:`save` on ``env`` (which must have the same shapes)."""
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"no saved agent at {path}")
-        with np.load(path, allow_pickle=False) as data:
-            return cls.from_npz(data, env, where=str(path))
+        with reading(path):
+            with open_npz(read_sealed(path)) as data:
+                return cls.from_npz(data, env, where=str(path))
 
     @classmethod
     def from_npz(cls, data: Any, env: gym.Env | gym.vector.VectorEnv, where: str = "the file") -> BanditAgent:
-        """Rebuild an agent from the open ``.npz`` data that :meth:`write` produced."""
-        meta = json.loads(str(data["__meta__"]))
-        agent = cls(env, meta["config"], seed=meta["seed"])
+        """Rebuild an agent from the open ``.npz`` data that :meth:`write` produced.
+
+        Call it inside :func:`~rl_suite.agents.checkpoint.reading` (as :meth:`load` does) so that a damaged
+        archive is a one-line error.
+        """
+        if "__meta__" not in data.files:
+            raise CheckpointError(f"{where}: not an rl_suite agent archive (it has no __meta__ entry)")
+        meta = check_meta(json.loads(str(data["__meta__"])), cls, where)
+        agent = cls(env, meta["config"], seed=int(meta["seed"]))
         if agent.num_envs != meta["num_envs"]:
             raise UserError(
                 f"{where} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"

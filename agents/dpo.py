@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from pydantic import Field
 
+from rl_suite.agents.checkpoint import reading
 from rl_suite.agents.reward_model import Preferences, check_preferences, preference_pairs
 from rl_suite.agents.rlhf_base import Round, SequenceAgent, SequenceAgentConfig
 from rl_suite.agents.rlhf_losses import chipo_loss, dpo_loss, ipo_loss
@@ -64,11 +65,15 @@ class DPO(SequenceAgent):
             path = Path(cfg.dataset_path)
             if not path.is_file():
                 raise UserError(f"dataset_path: no file at {path}")
-            with np.load(path) as data:
-                missing = {"prompts", "chosen", "rejected"} - set(data.files)
-                if missing:
-                    raise UserError(f"dataset_path: {path} lacks arrays {sorted(missing)}")
-                self.data = check_preferences(self.task, data["prompts"], data["chosen"], data["rejected"])
+            with (
+                reading(f"dataset_path {path}", "an .npz archive"),
+                np.load(path, allow_pickle=False) as data,
+            ):
+                arrays = {k: data[k] for k in ("prompts", "chosen", "rejected") if k in data.files}
+            missing = {"prompts", "chosen", "rejected"} - set(arrays)
+            if missing:
+                raise UserError(f"dataset_path: {path} lacks arrays {sorted(missing)}")
+            self.data = check_preferences(self.task, arrays["prompts"], arrays["chosen"], arrays["rejected"])
         else:
             self.data = preference_pairs(self.task, self.base.reference, cfg.n_pairs, cfg.coverage, self.rng)
             self.costs["cost/offline_generations"] += 2 * len(self.data)

@@ -26,6 +26,7 @@ from pydantic import Field
 
 from rl_suite import registry
 from rl_suite.agents.base import AgentConfig, BanditAgent, ConstrainedBanditAgent
+from rl_suite.agents.checkpoint import open_npz
 from rl_suite.errors import UserError
 
 
@@ -135,6 +136,5 @@ class Lagrangian(BanditAgent):
         return {"base_agent": np.frombuffer(buf.getvalue(), dtype=np.uint8)}
 
     def _load_extra_arrays(self, data: Any) -> None:
-        raw = io.BytesIO(data["base_agent"].tobytes())
-        with np.load(raw, allow_pickle=False) as inner:
+        with open_npz(data["base_agent"].tobytes()) as inner:
             self.base = type(self.base).from_npz(inner, self.env, where="the wrapped agent")

@@ -26,7 +26,6 @@ the whole prompt pool when the task is enumerable. Metric passes themselves are 
 from __future__ import annotations
 
 import copy
-import io
 import resource
 import time
 from abc import abstractmethod
@@ -42,6 +41,16 @@ import torch
 from pydantic import Field
 
 from rl_suite.agents.base import Agent, AgentConfig, Callback, _rng_for
+from rl_suite.agents.checkpoint import (
+    FORMAT,
+    check_meta,
+    class_id,
+    parse_torch,
+    read_sealed,
+    reading,
+    torch_payload,
+    write_sealed,
+)
 from rl_suite.agents.rlhf_losses import group_reward_std
 from rl_suite.errors import UserError
 
@@ -458,17 +467,22 @@ class SequenceAgent(Agent):
         return out[0].cpu().numpy()
 
     def _extra_state(self) -> dict[str, Any]:
-        """Subclass state for checkpoints (tensors, arrays, plain values)."""
+        """Subclass state for checkpoints: tensors and plain values only (no numpy arrays, no objects)."""
         return {}
 
     def _load_extra_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`_extra_state` returned."""
 
     def save(self, path: str | Path) -> None:
-        """Write config, policy, optimiser, RNGs, counters and any pending round to one file."""
+        """Write config, policy, optimiser, RNGs, counters and any pending round to one sealed file.
+
+        The file is a ``torch.save`` archive of tensors and plain values only (numpy state converted), so
+        :meth:`load` reads it with ``weights_only=True``.
+        """
         rnd = self._round
         state = {
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "format": FORMAT,
+            "class": class_id(type(self)),
             "config": self.config.model_dump(mode="json"),
             "seed": self.seed,
             "num_timesteps": self.num_timesteps,
@@ -484,39 +498,63 @@ class SequenceAgent(Agent):
             "reset_seeded": self._reset_seeded,
             "round": None
             if rnd is None
-            else (rnd.prompt_index, rnd.responses.cpu(), rnd.n, rnd.gold, rnd.stepped),
-            "round_time": getattr(self, "_round_time", 0.0),
+            else {
+                "prompt_index": torch.as_tensor(np.asarray(rnd.prompt_index, dtype=np.int64)),
+                "responses": rnd.responses.cpu(),
+                "n": int(rnd.n),
+                "gold": torch.as_tensor(np.asarray(rnd.gold, dtype=np.float64)),
+                "stepped": int(rnd.stepped),
+            },
+            "round_time": float(getattr(self, "_round_time", 0.0)),
             "extra": self._extra_state(),
         }
-        buf = io.BytesIO()
-        torch.save(state, buf)
-        Path(path).write_bytes(buf.getvalue())
+        write_sealed(path, torch_payload(state))
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env) -> SequenceAgent:  # type: ignore[override]
-        """Rebuild an agent written by :meth:`save` on ``env``."""
-        path = Path(path)
-        if not path.is_file():
-            raise UserError(f"no saved agent at {path}")
-        state = torch.load(io.BytesIO(path.read_bytes()), weights_only=False, map_location="cpu")
-        agent = cls(env, state["config"], seed=state["seed"])  # re-runs the (seeded) offline stage
-        agent.policy.load_state_dict(state["policy"])
-        agent.optimizer.load_state_dict(state["optimizer"])
-        agent.rng.bit_generator.state = state["rng"]
-        agent.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        agent.costs, agent.metrics = dict(state["costs"]), dict(state["metrics"])
-        agent.rounds, agent.num_tokens = int(state["rounds"]), int(state["num_tokens"])
-        agent.num_timesteps = int(state["num_timesteps"])
-        agent._reset_seeded = bool(state["reset_seeded"])
-        agent._round_time = float(state["round_time"])
-        if state["round"] is not None:
-            idx, responses, n, gold, stepped = state["round"]
-            agent._round = Round(idx, responses.to(agent.device), n, gold, stepped)
-        agent._load_extra_state(state["extra"])
+        """Rebuild an agent written by :meth:`save` on ``env`` (a one-line error if the file is damaged)."""
+        with reading(path):
+            state = check_meta(parse_torch(read_sealed(path), map_location="cpu"), cls, path)
+            agent = cls(env, state["config"], seed=int(state["seed"]))  # re-runs the (seeded) offline stage
+            agent.policy.load_state_dict(state["policy"])
+            agent.optimizer.load_state_dict(state["optimizer"])
+            agent.rng.bit_generator.state = state["rng"]
+            agent.generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+            agent.costs, agent.metrics = dict(state["costs"]), dict(state["metrics"])
+            agent.rounds, agent.num_tokens = int(state["rounds"]), int(state["num_tokens"])
+            agent.num_timesteps = int(state["num_timesteps"])
+            agent._reset_seeded = bool(state["reset_seeded"])
+            agent._round_time = float(state["round_time"])
+            if state["round"] is not None:
+                agent._round = agent._saved_round(state["round"])
+            agent._load_extra_state(state["extra"])
         if agent.attaches_policy:
             agent.base.policy_updated()
         return agent
+
+    def _saved_round(self, saved: dict[str, Any]) -> Round:
+        """The pending round of a checkpoint, checked for consistent sizes."""
+        responses = saved["responses"].to(self.device)
+        rnd = Round(
+            saved["prompt_index"].numpy().astype(np.int64),
+            responses,
+            int(saved["n"]),
+            saved["gold"].numpy().astype(np.float64),
+            int(saved["stepped"]),
+        )
+        n_prompts = self.task.prompts.shape[0]
+        if (
+            responses.ndim != 2
+            or rnd.n < 1
+            or rnd.prompt_index.ndim != 1
+            or rnd.size != rnd.prompt_index.size * rnd.n
+            or rnd.gold.shape != (rnd.size,)
+            or not 0 <= rnd.stepped < rnd.size
+            or ((rnd.prompt_index < 0) | (rnd.prompt_index >= n_prompts)).any()
+        ):
+            raise ValueError("its pending round has inconsistent sizes")
+        return rnd
 
 
 def clone_module(module: torch.nn.Module) -> torch.nn.Module:

@@ -5,8 +5,10 @@ curve is recorded exactly as for rl_suite's own agents and the two are directly 
 are adapted the way SB3 expects them (matrix observations flattened, float64 cast to float32) by
 :func:`sb3_env`; nothing else about the env changes.
 
-Resuming an SB3 run continues from the saved model (policy, optimiser, counters) but not bit-for-bit:
-SB3 does not save its rollout buffer or last observation, so the resumed run starts a fresh rollout.
+SB3 finishes its rollout, so ``learn(n)`` may take more than n steps (:attr:`SB3Agent.exact_budget` is
+``False``); a callback returning ``False`` stops it on that very step. A saved agent is its parameters and
+counters only (plain data, no pickles); resuming continues from them but not bit-for-bit: the rollout or
+replay buffer and the last observation are not saved, so the resumed run starts a fresh rollout.
 
 References:
     Raffin et al., "Stable-Baselines3: Reliable Reinforcement Learning Implementations", JMLR 22, 2021.
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import json
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +26,20 @@ import numpy as np
 from pydantic import Field, field_validator
 
 from rl_suite.agents.base import Agent, AgentConfig, Callback
+from rl_suite.agents.checkpoint import (
+    FORMAT,
+    CheckpointError,
+    check_meta,
+    class_id,
+    parse_torch,
+    read_json,
+    read_sealed,
+    reading,
+    sha256,
+    torch_payload,
+    write_json,
+    write_sealed,
+)
 from rl_suite.errors import UserError
 
 
@@ -102,13 +117,15 @@ class SB3Agent(Agent):
     default_policy: ClassVar[str] = "MlpPolicy"
     #: pip requirement that provides :attr:`algo_path`.
     requirement: ClassVar[str] = "stable-baselines3"
+    #: SB3 finishes its rollout (``learn(500)`` with ``n_steps=2048`` takes 2048 steps); a callback that
+    #: returns ``False`` stops it on that very step.
+    exact_budget: ClassVar[bool] = False
 
     def __init__(
         self,
         env: gym.Env,
         config: AgentConfig | dict[str, Any] | None = None,
         seed: int = 0,
-        _model: Any = None,
     ) -> None:
         super().__init__(env, config, seed)
         if isinstance(env, gym.vector.VectorEnv):
@@ -116,9 +133,6 @@ class SB3Agent(Agent):
         cfg: SB3Config = self.config  # type: ignore[assignment]
         self.sb3_env = sb3_env(env, cfg.frame_stack)
         self._obs_chain = _observation_chain(_unstacked(self.sb3_env))
-        if _model is not None:
-            self.model = _model
-            return
         algo = self.algo_class()
         policy = self.default_policy if cfg.policy == "auto" else cfg.policy
         try:
@@ -144,18 +158,15 @@ class SB3Agent(Agent):
         return str(self.model.device)
 
     def learn(self, total_steps: int, callback: Callback | None = None) -> SB3Agent:
-        """Continue SB3's training for ``total_steps`` more steps (SB3 finishes its current rollout)."""
-        sb3_callback = None
-        if callback is not None:
-            from stable_baselines3.common.callbacks import BaseCallback
+        """Continue SB3's training for ``total_steps`` more steps (SB3 finishes its current rollout).
 
-            outer = self
-
-            class _Adapter(BaseCallback):
-                def _on_step(self) -> bool:
-                    return callback(outer, self.locals["infos"][0]) is not False
-
-            sb3_callback = _Adapter()
+        ``callback(agent, info)`` runs after every env step; when it returns ``False`` SB3 stops right
+        there, in the middle of a rollout if need be (the partial rollout is not trained on), and
+        :attr:`num_timesteps` counts exactly the steps taken.
+        """
+        if total_steps < 0:
+            raise UserError(f"total_steps must be >= 0, got {total_steps}")
+        sb3_callback = None if callback is None else _stop_adapter(self, callback)
         self.model.learn(total_steps, callback=sb3_callback, reset_num_timesteps=False, progress_bar=False)
         self.num_timesteps = int(self.model.num_timesteps)
         return self
@@ -170,26 +181,127 @@ class SB3Agent(Agent):
         action, _ = self.model.predict(obs, deterministic=deterministic)
         return int(np.asarray(action).reshape(-1)[0]) if np.asarray(action).size == 1 else action
 
+    @classmethod
+    def saved_files(cls, path: str | Path) -> list[Path]:
+        """``path`` (the parameters) and ``<path>.json`` (settings and counters) beside it."""
+        return [Path(path), _sidecar(path)]
+
     def save(self, path: str | Path) -> None:
-        """Save the SB3 model (zip format, at exactly ``path``) and rl_suite's config beside it."""
+        """Save the model's parameters to ``path`` and rl_suite's settings and SB3's counters beside it.
+
+        ``path`` holds ``model.get_parameters()`` (the policy's and optimisers' state dicts: tensors and
+        plain values) as a ``torch.save`` archive; ``<path>.json`` holds the config, the seed and the
+        counters that SB3's schedules read (:data:`_COUNTERS`). SB3's own zip of cloudpickled fields is
+        never written: what a saved agent needs beyond the parameters is rebuilt from its config.
+        """
         path = Path(path)
-        self.model.save(path)
-        meta = {"config": self.config.model_dump(mode="json"), "seed": self.seed}
-        path.with_name(path.name + ".json").write_text(json.dumps(meta), encoding="utf-8")
+        payload = torch_payload(self.model.get_parameters())
+        write_sealed(path, payload)
+        counters = {name: getattr(self.model, name) for name in _COUNTERS if hasattr(self.model, name)}
+        meta = {
+            "format": FORMAT,
+            "class": class_id(type(self)),
+            "config": self.config.model_dump(mode="json"),
+            "seed": self.seed,
+            "counters": {k: float(v) if k in _FLOAT_COUNTERS else int(v) for k, v in counters.items()},
+            "parameters_sha256": sha256(payload),
+        }
+        write_json(_sidecar(path), meta)
 
     @classmethod
     def load(cls, path: str | Path, env: gym.Env) -> SB3Agent:  # type: ignore[override]
-        """Load a model saved with :meth:`save` onto ``env``."""
-        path = Path(path)
-        meta_path = path.with_name(path.name + ".json")
-        if not path.is_file() or not meta_path.is_file():
-            raise UserError(f"no saved SB3 agent at {path}")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        adapted = sb3_env(env, int(meta["config"].get("frame_stack", 1)))
-        model = cls.algo_class().load(path, env=adapted, device=meta["config"]["device"])
-        agent = cls(env, meta["config"], seed=meta["seed"], _model=model)
+        """Rebuild an agent saved with :meth:`save` on ``env``.
+
+        The model is built afresh from the saved config (as ``__init__`` builds it), then gets the saved
+        parameters (read with ``weights_only=True``) and counters. A missing, damaged or foreign file is
+        one :class:`~rl_suite.agents.checkpoint.CheckpointError` line naming it.
+        """
+        path, side = Path(path), _sidecar(path)
+        with reading(side):
+            meta = check_meta(read_json(side), cls, side)
+            config, seed, counters = meta["config"], int(meta["seed"]), dict(meta["counters"])
+            digest = str(meta["parameters_sha256"])
+            agent = cls(env, config, seed=seed)
+        model = agent.model
+        with reading(path):
+            payload = read_sealed(path)
+            if sha256(payload) != digest:
+                raise CheckpointError(f"{path}: does not belong to {side} (written by another save)")
+            model.set_parameters(parse_torch(payload, map_location="cpu"), exact_match=True)
+        with reading(side):
+            for name, value in counters.items():
+                if name not in _COUNTERS or not hasattr(model, name):
+                    raise ValueError(f"unknown counter {name!r} for {type(model).__name__}")
+                kind = float if name in _FLOAT_COUNTERS else int
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or kind(value) != value:
+                    raise ValueError(f"counter {name!r} must be a number, got {value!r}")
+                setattr(model, name, kind(value))
         agent.num_timesteps = int(model.num_timesteps)
         return agent
+
+
+#: Counters of SB3's algorithms that :meth:`SB3Agent.save` keeps, so that the learning-rate, clip-range and
+#: exploration schedules and the target-network updates continue where they stopped (those present on the
+#: model are saved; the replay buffer and the last observation are not, as with SB3's own ``save``).
+_COUNTERS = (
+    "num_timesteps",
+    "_total_timesteps",
+    "_num_timesteps_at_start",
+    "_episode_num",
+    "_n_updates",
+    "_current_progress_remaining",
+    "_n_calls",  # DQN: env steps seen by its target-update clock
+    "exploration_rate",  # DQN
+)
+_FLOAT_COUNTERS = frozenset({"_current_progress_remaining", "exploration_rate"})
+
+
+def _sidecar(path: str | Path) -> Path:
+    """The JSON file beside a saved SB3 agent's parameters."""
+    path = Path(path)
+    return path.with_name(path.name + ".json")
+
+
+def _stop_adapter(agent: SB3Agent, callback: Callback) -> Any:
+    """An SB3 callback that calls ``callback(agent, info)`` after every env step and stops SB3 on ``False``.
+
+    SB3 leaves the step it stops on half done (its observation, episode and replay bookkeeping come after
+    the callback); the adapter finishes that bookkeeping first, so that the next ``learn`` continues from
+    the env's current observation.
+    """
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _Adapter(BaseCallback):
+        def _on_step(self) -> bool:
+            agent.num_timesteps = int(self.model.num_timesteps)
+            if callback(agent, self.locals["infos"][0]) is not False:
+                return True
+            _finish_step(self.model, self.locals)
+            return False
+
+    return _Adapter()
+
+
+def _finish_step(model: Any, loc: dict[str, Any]) -> None:
+    """Do what SB3's ``collect_rollouts`` does after the callback for a step it is stopped on."""
+    from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+
+    infos, dones, new_obs = loc["infos"], loc["dones"], loc["new_obs"]
+    model._update_info_buffer(infos, dones)
+    if isinstance(model, OffPolicyAlgorithm):
+        # The transition goes to the replay buffer (which also moves _last_obs on), the schedules advance.
+        model._store_transition(
+            loc["replay_buffer"], loc["buffer_actions"], new_obs, loc["rewards"], dones, infos
+        )
+        model._update_current_progress_remaining(model.num_timesteps, model._total_timesteps)
+        model._on_step()
+        model._episode_num += int(np.sum(dones))
+        return
+    # On-policy: the partial rollout is dropped (the next learn starts a fresh one from here).
+    model._last_obs = new_obs
+    model._last_episode_starts = dones
+    if "lstm_states" in loc:  # sb3-contrib's RecurrentPPO
+        model._last_lstm_states = loc["lstm_states"]
 
 
 class PPOAgent(SB3Agent):

@@ -161,6 +161,30 @@ def test_checkpoint_resume_is_bit_for_bit(tmp_path: Path) -> None:
         torch.testing.assert_close(p, q, rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("name", ["reward-model", "dpo"])
+def test_checkpoint_is_tensors_and_plain_values(tmp_path: Path, name: str) -> None:
+    settings = {"device": "cpu", "batch_prompts": 3, **({"n_pairs": 16} if name == "dpo" else {})}
+    agent = agent_class(name)(_env(), settings, seed=0)
+    agent.learn(7)  # a round is pending
+    agent.save(tmp_path / "agent.ckpt")
+    state = torch.load(tmp_path / "agent.ckpt", weights_only=True)  # no pickled objects to allow
+
+    def leaves(value: object) -> list[object]:
+        if isinstance(value, dict):
+            return [x for v in value.values() for x in leaves(v)]
+        if isinstance(value, (list, tuple)):
+            return [x for v in value for x in leaves(v)]
+        return [value]
+
+    assert all(v is None or type(v) in (bool, int, float, str, torch.Tensor) for v in leaves(state))
+    assert state["round"] is not None  # the pending round is saved as tensors
+    assert state["class"] == f"{type(agent).__module__}:{type(agent).__qualname__}"
+    loaded = type(agent).load(tmp_path / "agent.ckpt", _env())
+    assert loaded._round is not None and loaded._round.stepped == agent._round.stepped
+    np.testing.assert_array_equal(loaded._round.prompt_index, agent._round.prompt_index)
+    assert loaded._round.prompt_index.dtype == np.int64 and loaded._round.gold.dtype == np.float64
+
+
 def test_offline_dpo_respects_the_dataset_and_logs_dpo_metrics() -> None:
     agent = agent_class("chi-po")(_env(), {"device": "cpu", "n_pairs": 40, "batch_pairs": 10}, seed=0)
     assert len(agent.data) == 40

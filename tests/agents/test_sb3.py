@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import warnings
+import zipfile
 from pathlib import Path
 
 import gymnasium as gym
@@ -13,6 +15,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 from rl_suite import registry
 from rl_suite.agents.sb3 import PPOAgent, sb3_env
+from rl_suite.config import agent_class
 from rl_suite.errors import UserError
 from rl_suite.runner import run_trial
 from rl_suite.store import read_run
@@ -51,7 +54,8 @@ def test_sb3_agents_train_through_the_runner(tmp_path: Path, agent: str, env_id:
     )
     assert result.status == "completed"
     metrics = read_run(result.path).metrics()
-    assert metrics["step"].size >= 200  # SB3 finishes its rollout, every step is recorded
+    # The budget is exact: SB3's last rollout is cut at total_steps, not finished.
+    assert metrics["step"].size == result.summary["steps_done"] == 200
     assert np.array_equal(metrics["step"], np.arange(1, metrics["step"].size + 1))
     if entry.family != registry.POMDP:  # a POMDP's "V* − return" at an episode's end can be negative
         assert (metrics["regret"] >= 0).all()
@@ -60,22 +64,45 @@ def test_sb3_agents_train_through_the_runner(tmp_path: Path, agent: str, env_id:
     assert (result.path / "checkpoint").is_dir()
 
 
-def test_sb3_save_load_round_trip(tmp_path: Path) -> None:
+@pytest.mark.parametrize("agent", list(TINY))
+def test_sb3_save_load_round_trip(tmp_path: Path, agent: str) -> None:
+    if agent == "recurrent-ppo" and importlib.util.find_spec("sb3_contrib") is None:
+        pytest.skip("needs sb3-contrib")
+    cls = agent_class(agent)
     env = gym.make("rl_suite/LinearContextualBandit-v0", dim=3, n_arms=4)
-    agent = PPOAgent(env, {"hyperparams": {"n_steps": 32, "batch_size": 16}}, seed=1)
-    agent.learn(64)
+    hyperparams = {**TINY[agent], **({"learning_starts": 10} if agent == "dqn" else {})}
+    first = cls(env, {"hyperparams": hyperparams}, seed=1)
+    first.learn(100)
     import torch
 
-    assert agent.device.startswith("cuda" if torch.cuda.is_available() else "cpu")  # device="auto"
-    obs, _ = env.reset(seed=5)
-    before = agent.predict(obs)
-    agent.save(tmp_path / "agent.ckpt")
-    loaded = PPOAgent.load(
+    assert first.device.startswith("cuda" if torch.cuda.is_available() else "cpu")  # device="auto"
+    first.save(tmp_path / "agent.ckpt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.ckpt", "agent.ckpt.json"]
+    assert cls.saved_files(tmp_path / "agent.ckpt") == [tmp_path / "agent.ckpt", tmp_path / "agent.ckpt.json"]
+    # Only the parameters: a weights-only torch archive (the checksum line after it is ignored by torch).
+    params = torch.load(tmp_path / "agent.ckpt", weights_only=True)
+    assert set(params) == set(first.model.get_parameters())
+    loaded = cls.load(
         tmp_path / "agent.ckpt", gym.make("rl_suite/LinearContextualBandit-v0", dim=3, n_arms=4)
     )
-    assert loaded.predict(obs) == before
-    assert loaded.num_timesteps == agent.num_timesteps
-    assert 0 <= before < 4
+    space = env.observation_space
+    space.seed(5)
+    for obs in [env.reset(seed=5)[0]] + [space.sample() for _ in range(19)]:
+        assert loaded.predict(obs) == first.predict(obs)
+    assert loaded.num_timesteps == first.num_timesteps == first.model.num_timesteps
+    for name in ("_n_updates", "_episode_num", "_current_progress_remaining", "_n_calls", "exploration_rate"):
+        if hasattr(first.model, name):
+            assert getattr(loaded.model, name) == getattr(first.model, name), name
+    lr = [g["lr"] for g in first.model.policy.optimizer.param_groups]
+    assert [g["lr"] for g in loaded.model.policy.optimizer.param_groups] == lr
+
+
+def test_sb3_save_never_writes_sb3s_pickled_zip(tmp_path: Path) -> None:
+    agent = PPOAgent(gym.make("rl_suite/MultiArmedBandit-v0"), {"hyperparams": {"n_steps": 64}}, seed=0)
+    agent.save(tmp_path / "agent.ckpt")
+    with zipfile.ZipFile(tmp_path / "agent.ckpt") as archive:  # torch's archive, not SB3's "data" zip
+        assert "data" not in archive.namelist()
+        assert not any(name.endswith("policy.optimizer.pth") for name in archive.namelist())
 
 
 def test_sb3_bad_hyperparams_are_user_errors() -> None:
