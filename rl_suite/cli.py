@@ -143,6 +143,9 @@ def train(
     workers: int = typer.Option(1, "--workers", help="Runs in parallel (one process each)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or tables."),
     resume: Path | None = typer.Option(None, "--resume", help="Continue an interrupted run folder."),
+    force: bool = typer.Option(
+        False, "--force", help="With --resume: take over a run marked running by a process on another host."
+    ),
 ) -> None:
     """Train an agent on an env, one run folder per seed, and print the final regret."""
     from rl_suite.config import parse_run_config, parse_seeds, resolve
@@ -151,13 +154,17 @@ def train(
     from rl_suite.sweep import Job, run_local
     from rl_suite.tracking import progress_bar
 
+    if workers < 1:
+        raise UserError(f"--workers must be >= 1, got {workers}")
+    if force and resume is None:
+        raise UserError("--force applies to --resume RUN_DIR only")
     if resume is not None:
-        if not resume.exists():
+        if not resume.is_dir():
             raise UserError(f"no such run folder: {resume}")
         record = read_run(resume)
-        remaining = int(record.summary.get("total_steps", 0)) - int(record.summary.get("steps_done", 0))
+        remaining = record.summary["total_steps"] - record.summary["steps_done"]
         with progress_bar(f"resume {resume.name}", max(remaining, 0), quiet) as prog:
-            result = resume_trial(resume, progress=prog)
+            result = resume_trial(resume, progress=prog, force=force)
         _print_results([result], quiet)
         _exit_for([result.status])
         return
@@ -176,12 +183,12 @@ def train(
         wandb_entity=wandb_entity,
         wandb_group=wandb_group,
     )
-    seed_list = parse_seeds(seeds or yaml_seeds or str(data.get("seed", 0)))
+    seed_list = parse_seeds(seeds if seeds is not None else yaml_seeds or str(data.get("seed", 0)))
     base = resolve(parse_run_config(data))  # every error surfaces before a folder is written
     configs = [base.model_copy(update={"seed": s}) for s in seed_list]
     results: list[RunRecord] = []
     if workers > 1 and len(configs) > 1:
-        jobs = [Job("run", c.model_dump(mode="json")) for c in configs]
+        jobs = [Job("run", c.model_dump(mode="json"), claim=False) for c in configs]
         with progress_bar(f"{base.agent.name} on {base.env.id}", len(jobs), quiet, unit="runs") as prog:
             outcomes = list(run_local(jobs, workers, prog))
         results = [read_run(o.path) for o in outcomes if o.path]
@@ -447,9 +454,16 @@ def sweep(
         print("interrupted: run the same command again to finish the missing runs", file=sys.stderr)
         raise typer.Exit(130) from None
     counts = {
-        s: sum(o.status == s for o in outcomes) for s in ("completed", "skipped", "failed", "interrupted")
+        s: sum(o.status == s for o in outcomes)
+        for s in ("completed", "skipped", "failed", "interrupted", "busy")
     }
-    print(", ".join(f"{v} {k}" for k, v in counts.items()))
+    names = {"busy": "running elsewhere"}
+    print(", ".join(f"{v} {names.get(k, k)}" for k, v in counts.items() if v or k != "busy"))
+    for o in outcomes:
+        if o.status == "busy":
+            print(f"running elsewhere: {_job_name(o.job.config)} ({o.error})", file=sys.stderr)
+        elif o.error and o.status == "completed":
+            print(f"note: {o.error}", file=sys.stderr)
     retried = [o for o in outcomes if o.attempts > 1]
     if retried:
         print(f"{len(retried)} run(s) were retried after a failure (--max-retries {max_retries})")
@@ -462,6 +476,10 @@ def sweep(
     if counts["failed"]:
         raise typer.Exit(1)
     print(f"compare: rl-suite compare {runs[0].out} --out reports/{Path(runs[0].out).name}")
+
+
+def _job_name(config: dict[str, Any]) -> str:
+    return f"{config['env']['id']} {config.get('label') or config['agent']['name']} seed {config['seed']}"
 
 
 # --------------------------------------------------------------------------- entry point

@@ -22,6 +22,7 @@ import hashlib
 import importlib.util
 import inspect
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -139,9 +140,20 @@ class SweepConfig(BaseModel):
     wandb: WandbSettings = Field(default_factory=WandbSettings)
     """wandb settings shared by the runs."""
 
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int] | str) -> list[int] | str:
+        if isinstance(v, str):
+            parse_seeds(v)
+        elif not v:
+            raise ValueError("must list at least one seed, e.g. 0-4")
+        elif any(s < 0 for s in v):
+            raise ValueError("seeds must be >= 0")
+        return v
+
     def runs(self) -> list[RunConfig]:
         """Expand the grid into run configs (env-major, then agent, then seed)."""
-        seeds = parse_seeds(self.seeds) if isinstance(self.seeds, str) else list(self.seeds)
+        seeds = parse_seeds(self.seeds) if isinstance(self.seeds, str) else list(dict.fromkeys(self.seeds))
         out = self.out or str(Path("runs") / self.name)
         wandb = self.wandb.model_copy()
         if wandb.group is None:
@@ -175,6 +187,8 @@ class SweepConfig(BaseModel):
 def parse_seeds(text: str) -> list[int]:
     """Parse ``"0-9"``, ``"0,3,5"``, ``"7"`` or ``"0-4,10"`` into a list of non-negative seeds."""
     seeds: list[int] = []
+    if not str(text).strip():
+        raise UserError("seeds are empty: use e.g. 0-9, 0,3,5 or 7")
     for part in str(text).split(","):
         part = part.strip()
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
@@ -255,8 +269,27 @@ def validation_message(exc: ValidationError, model: type[BaseModel], prefix: str
     return "; ".join(parts)
 
 
+def check_finite(data: Any, where: str = "") -> None:
+    """Refuse non-finite numbers (``.inf``, ``.nan``) anywhere in a raw config, naming the key.
+
+    YAML reads ``.inf`` as a float, but JSON and YAML round trips of a resolved config would not keep it
+    (it would come back as ``null``), so a run could not be resumed as it was started.
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            check_finite(value, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, (list, tuple)):
+        for i, value in enumerate(data):
+            check_finite(value, f"{where}[{i}]")
+    elif isinstance(data, float) and not math.isfinite(data):
+        raise UserError(f"{where or 'config'}: {data} is not allowed (numbers must be finite)")
+
+
 def parse_run_config(data: dict[str, Any]) -> RunConfig:
     """Validate a raw mapping as a :class:`RunConfig` (structure only; see :func:`resolve`)."""
+    if not isinstance(data, dict):
+        raise UserError(f"config must be a mapping, got {type(data).__name__}")
+    check_finite(data)
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
@@ -265,6 +298,7 @@ def parse_run_config(data: dict[str, Any]) -> RunConfig:
 
 def parse_sweep_config(data: dict[str, Any], source: str = "sweep") -> SweepConfig:
     """Validate a raw mapping as a :class:`SweepConfig`."""
+    check_finite(data)
     try:
         return SweepConfig.model_validate(data)
     except ValidationError as exc:
@@ -310,6 +344,7 @@ def resolve(config: RunConfig | dict[str, Any]) -> RunConfig:
     settings = dict(cfg.agent.settings)
     if "device" in cls.Config.model_fields:
         settings.setdefault("device", cfg.device)
+        check_device(str(settings["device"]))
     elif cfg.device != "auto":
         raise UserError(
             f"--device {cfg.device} applies to torch agents; {cfg.agent.name} runs on numpy "
@@ -326,6 +361,19 @@ def resolve(config: RunConfig | dict[str, Any]) -> RunConfig:
             "agent": AgentSection(name=cfg.agent.name, **agent_cfg.model_dump(mode="json")),
         }
     )
+
+
+def check_device(device: str) -> None:
+    """Refuse a CUDA device that this machine does not have (rather than train on the CPU silently)."""
+    if not device.startswith("cuda"):
+        return
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    index = int(device.partition(":")[2] or 0)
+    if index >= count:
+        have = f"{count} CUDA device(s)" if count else "no CUDA device"
+        raise UserError(f"device {device!r} is not available: this machine has {have}; use cpu or auto")
 
 
 def check_env_kwargs(env_id: str, kwargs: dict[str, Any]) -> None:
@@ -350,6 +398,12 @@ def make_env_checked(env_id: str, kwargs: dict[str, Any]) -> Any:
         raise UserError(f"env: {exc}") from None
     except (TypeError, ValueError) as exc:
         raise UserError(f"env {entry.id}: {str(exc).splitlines()[0]}") from None
+    except MemoryError as exc:
+        sizes = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if isinstance(v, (int, float)))
+        detail = str(exc).splitlines()[0] if str(exc) else "out of memory"
+        raise UserError(
+            f"env {entry.id} does not fit in memory with {sizes or 'these arguments'} ({detail})"
+        ) from None
 
 
 def _jsonable(data: dict[str, Any]) -> dict[str, Any]:

@@ -11,8 +11,9 @@ bit-for-bit for rl_suite's own agents, whose state (RNG included) is fully saved
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
-import pickle
 import resource
 import shutil
 import signal
@@ -21,7 +22,7 @@ import subprocess
 import sys
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -33,15 +34,24 @@ from rl_suite import __version__, registry
 from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, parse_run_config, resolve
 from rl_suite.errors import UserError
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
+from rl_suite.state import StateError, read_state, write_state
 from rl_suite.store import (
     CHECKPOINT,
     CONFIG,
+    FORMAT,
     METRICS,
     SUMMARY,
     MetricsWriter,
+    RunLock,
     RunRecord,
     atomic_write_text,
+    fsync_path,
+    inside,
+    metrics_problem,
+    now,
+    read_metrics,
     read_run,
+    safe_name,
     truncate_metrics,
     write_json,
 )
@@ -52,8 +62,12 @@ TRACKED_POINTS = 500
 #: Checkpoint folders kept per run (the newest ones).
 KEEP_CHECKPOINTS = 2
 _AGENT_FILE = "agent.ckpt"
-_ENV_FILE = "env.pkl"
+#: The env's plain-data state: ``env.json`` + ``env.npz`` (:mod:`rl_suite.state`).
+_ENV_STATE = "env"
+#: Written last into a checkpoint: counters and a SHA-256 of every other file (what makes it complete).
 _STATE_FILE = "state.json"
+#: What checkpoints written before plain-data env state held (a pickle; never loaded).
+_LEGACY_ENV_FILE = "env.pkl"
 
 
 #: What ``run_trial`` returns: the run folder read back (DESIGN.md's name for it).
@@ -96,20 +110,29 @@ def make_env(cfg: RunConfig) -> RegretRecorder:
     return RegretRecorder(env, constrained=constrained)
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+def run_dir_name(cfg: RunConfig) -> str:
+    """``<env>__<agent or label>__s<seed>`` with each part made safe by :func:`rl_suite.store.safe_name`."""
+    env_name = safe_name(cfg.env.id.split("/")[-1])
+    return f"{env_name}__{safe_name(cfg.label or cfg.agent.name)}__s{cfg.seed}"
 
 
 def new_run_dir(cfg: RunConfig) -> Path:
-    """Create ``<out>/<env>__<agent>__s<seed>__<timestamp>`` (never reusing an existing folder)."""
-    env_name = cfg.env.id.split("/")[-1]
-    who = cfg.label or cfg.agent.name
+    """Create ``<out>/<env>__<agent>__s<seed>__<timestamp>``: a new folder, always inside ``out``."""
+    out = Path(cfg.out)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    base = Path(cfg.out) / f"{env_name}__{who}__s{cfg.seed}__{stamp}"
+    base = out / f"{run_dir_name(cfg)}__{stamp}"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise UserError(f"--out {out} is a file, not a folder") from None
+    except OSError as exc:
+        raise UserError(f"cannot create the run store {out}: {exc.strerror}") from None
     for i in range(1000):
         path = base if i == 0 else base.with_name(f"{base.name}-{i}")
+        if not inside(path, out):  # the name is sanitised; this guards against a symlinked out
+            raise UserError(f"run folder {path} would lie outside {out}")
         try:
-            path.mkdir(parents=True, exist_ok=False)
+            path.mkdir(exist_ok=False)
             return path
         except FileExistsError:
             continue
@@ -125,37 +148,136 @@ def _peak_memory_mb() -> dict[str, float]:
 
 
 # --------------------------------------------------------------------------- checkpoints
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _step_of(path: Path) -> int | None:
+    parts = path.name.split("-")
+    if len(parts) != 2 or parts[0] != "step" or not parts[1].isdigit():
+        return None
+    return int(parts[1])
+
+
 def _checkpoints(run_dir: Path) -> list[Path]:
+    """Checkpoint folders that declare themselves complete (their ``state.json`` exists), oldest first."""
     root = run_dir / CHECKPOINT
     if not root.is_dir():
         return []
-    done = [p for p in root.glob("step-*") if (p / _STATE_FILE).is_file()]
-    return sorted(done, key=lambda p: int(p.name.split("-")[1]))
+    done = [p for p in root.iterdir() if _step_of(p) is not None and (p / _STATE_FILE).is_file()]
+    return sorted(done, key=lambda p: _step_of(p) or 0)
+
+
+def verify_checkpoint(path: Path) -> dict[str, Any]:
+    """Read a checkpoint's ``state.json`` and check every file against its recorded SHA-256.
+
+    Returns:
+        The checkpoint's state (``steps``, ``recorder`` counters, ``wall_time_s``, ``files``).
+
+    Raises:
+        StateError: the marker is damaged, a file is missing or differs from its checksum, or the
+            checkpoint is of the older format that stored the env as a pickle (never loaded).
+    """
+    if (path / _LEGACY_ENV_FILE).exists():
+        raise StateError(
+            f"{path} was written by an older rl_suite that pickled the env, which is never loaded"
+        )
+    try:
+        state = json.loads((path / _STATE_FILE).read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StateError(f"{path / _STATE_FILE} is damaged ({type(exc).__name__})") from None
+    files = state.get("files") if isinstance(state, dict) else None
+    if not isinstance(files, dict) or not files or not isinstance(state.get("steps"), int):
+        raise StateError(f"{path / _STATE_FILE} is damaged (no steps or checksums)")
+    if not isinstance(state.get("recorder"), dict) or not isinstance(state.get("wall_time_s"), (int, float)):
+        raise StateError(f"{path / _STATE_FILE} is damaged (no counters)")
+    for name, digest in files.items():
+        file = path / str(name)
+        if safe_name(str(name)) != name or not file.is_file():
+            raise StateError(f"{path} is incomplete: {name} is missing")
+        if _sha256(file) != digest:
+            raise StateError(f"{file} does not match its checksum (damaged)")
+    return state
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest complete checkpoint folder of a run (its ``state.json`` is written last)."""
-    found = _checkpoints(run_dir)
-    return found[-1] if found else None
+    """The newest checkpoint folder of a run that verifies against its checksums."""
+    found = usable_checkpoint(Path(run_dir))
+    return None if found is None else found[0]
+
+
+def usable_checkpoint(run_dir: Path, max_step: int | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The newest checkpoint that verifies (and is at most ``max_step`` steps in), with its state.
+
+    A damaged newest checkpoint is passed over for the one before it.
+    """
+    for path in reversed(_checkpoints(run_dir)):
+        if max_step is not None and (_step_of(path) or 0) > max_step:
+            continue
+        try:
+            return path, verify_checkpoint(path)
+        except StateError:
+            continue
+    return None
 
 
 def _save_checkpoint(run_dir: Path, agent: Any, env: RegretRecorder, state: dict[str, Any]) -> None:
-    path = run_dir / CHECKPOINT / f"step-{env.total_steps:012d}"
-    if path.exists():
-        shutil.rmtree(path)
-    path.mkdir(parents=True)
-    agent.save(path / _AGENT_FILE)
-    with (path / _ENV_FILE).open("wb") as fh:
-        pickle.dump(env.unwrapped, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    write_json(path / _STATE_FILE, state)  # last: marks the checkpoint complete
+    """Write agent and env state, fsync them, then the marker with their checksums, then publish.
+
+    The folder is built under a temporary name and renamed into place after its marker is on disk, so a
+    kill at any moment leaves either the previous checkpoints or a complete new one.
+    """
+    root = run_dir / CHECKPOINT
+    root.mkdir(exist_ok=True)
+    final = root / f"step-{env.total_steps:012d}"
+    tmp = root / f".{final.name}.{os.getpid()}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    agent.save(tmp / _AGENT_FILE)
+    write_state(env.unwrapped.get_state(), tmp, _ENV_STATE)
+    files = sorted(p for p in tmp.iterdir() if p.is_file())
+    for p in files:
+        fsync_path(p)
+    write_json(tmp / _STATE_FILE, {**state, "files": {p.name: _sha256(p) for p in files}})
+    fsync_path(tmp)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    fsync_path(root)
     for old in _checkpoints(run_dir)[:-KEEP_CHECKPOINTS]:
         shutil.rmtree(old, ignore_errors=True)
 
 
 def _restore_env(env: RegretRecorder, path: Path) -> None:
-    with (path / _ENV_FILE).open("rb") as fh:
-        saved = pickle.load(fh)
-    env.unwrapped.__dict__.update(saved.__dict__)
+    state = read_state(path, _ENV_STATE)
+    env.reset()
+    try:
+        env.unwrapped.set_state(state)
+    except StateError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise StateError(
+            f"{path}: the env state does not fit {env.spec.id if env.spec else 'the env'} ({exc})"
+        ) from None
+
+
+def clean_stale_files(run_dir: Path) -> list[Path]:
+    """Remove what a killed writer can leave behind: temp files and unpublished checkpoint folders."""
+    removed = [p for p in run_dir.glob(".*.tmp") if p.is_file()]
+    root = run_dir / CHECKPOINT
+    if root.is_dir():
+        removed += [p for p in root.iterdir() if p.name.endswith(".tmp") or _step_of(p) is None]
+        removed += [p for p in root.iterdir() if _step_of(p) is not None and not (p / _STATE_FILE).is_file()]
+    for p in removed:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return removed
 
 
 # --------------------------------------------------------------------------- the run
@@ -169,63 +291,142 @@ def run_trial(config: RunConfig | dict[str, Any], progress: Progress | None = No
     Returns:
         The run folder and its final summary. ``summary["status"]`` is ``completed``, or ``interrupted``
         if SIGINT/SIGTERM stopped it (it can be resumed). Errors inside the run mark it ``failed`` (with
-        the error in the summary and the traceback in ``error.log``) and are re-raised.
+        the error in the summary and the traceback in ``error.log``) and are re-raised; that includes a
+        failure before the first step, so a run folder always has a summary.
     """
     cfg = resolve(config)
     run_dir = new_run_dir(cfg)
-    resolved = cfg.model_dump(mode="json")
-    meta = {"versions": package_versions(), "git_sha": git_sha(), "config_hash": config_hash(cfg)}
-    atomic_write_text(run_dir / CONFIG, dump_yaml({**resolved, **meta}))
-    return _execute(cfg, run_dir, checkpoint=None, progress=progress)
+    lock = RunLock(run_dir).acquire()
+    try:
+        lock.record_owner()
+        meta = {"versions": package_versions(), "git_sha": git_sha(), "config_hash": config_hash(cfg)}
+        atomic_write_text(run_dir / CONFIG, dump_yaml({**cfg.model_dump(mode="json"), **meta}))
+        summary = _new_summary(cfg)
+        try:
+            env = make_env(cfg)
+            agent = agent_class(cfg.agent.name)(env, cfg.agent.settings, seed=cfg.seed)
+        except BaseException as exc:
+            # A failure before the first step: the folder says so (compare lists it), then the error goes on.
+            summary.update(status="failed", error=_one_line(exc), finished_at=now(), updated_at=now())
+            if not isinstance(exc, UserError):
+                (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
+            write_json(run_dir / SUMMARY, summary)
+            raise
+        return _execute(cfg, run_dir, env, agent, summary, progress=progress)
+    finally:
+        lock.release()
 
 
-def resume_trial(run_dir: str | Path, progress: Progress | None = None) -> RunResult:
-    """Continue an interrupted run from its last checkpoint, in the same folder.
+def resume_trial(run_dir: str | Path, progress: Progress | None = None, force: bool = False) -> RunResult:
+    """Continue an interrupted run from its last good checkpoint, in the same folder.
 
-    Rows of ``metrics.csv`` after the checkpoint are dropped and recomputed, so the finished run equals an
-    uninterrupted one with the same seed (exactly, for rl_suite's own agents). A completed run is returned
-    as it is.
+    Everything is checked before anything is written: the folder's lock (one writer at a time), its
+    summary and config, ``metrics.csv`` (which must reach the checkpoint without a gap), and the newest
+    checkpoint that verifies against its checksums and loads (a damaged one falls back to the one before).
+    Only then are stale temp files removed and rows after the checkpoint dropped, to be recomputed, so the
+    finished run equals an uninterrupted one with the same seed (exactly, for rl_suite's own agents). A
+    completed run is returned as it is; a run that cannot be resumed is left exactly as it was.
+
+    Args:
+        run_dir: the run folder.
+        progress: receives the number of steps done after every chunk.
+        force: take over a run whose summary says ``running`` on another host (whose process cannot be
+            checked from here); what was found is printed first.
+
+    Raises:
+        UserError: one line for a folder that is not a resumable run, is being written by another process,
+            or whose records cannot be reconciled.
     """
     run_dir = Path(run_dir)
-    if not run_dir.exists():
+    if not run_dir.is_dir():
         raise UserError(f"no such run folder: {run_dir}")
     record = read_run(run_dir)
     if record.status == "completed":
         return record
-    if record.status == "running":
-        raise UserError(f"run {run_dir} is still running (pid {record.summary.get('pid')}); stop it first")
-    raw = record.config()
-    for key in ("versions", "git_sha", "config_hash"):
-        raw.pop(key, None)
-    cfg = resolve(parse_run_config(raw))
-    return _execute(cfg, run_dir, checkpoint=latest_checkpoint(run_dir), progress=progress)
+    lock = RunLock(run_dir).acquire()
+    try:
+        record = read_run(run_dir)  # what it says now that nobody else can write it
+        s = record.summary
+        # Holding the lock proves a writer on this host is gone; one on another host may not share our locks.
+        if s["status"] == "running" and s.get("host") not in (None, socket.gethostname()):
+            found = f"pid {s.get('pid')} on host {s.get('host')}, last update {s.get('updated_at')}"
+            if not force:
+                raise UserError(
+                    f"run {run_dir} is marked running ({found}) and its process cannot be checked from "
+                    f"here; if it is dead, take it over with: rl-suite train --resume {run_dir} --force"
+                )
+            print(f"taking over {run_dir}: it was marked running ({found})", file=sys.stderr)
+        raw = record.config()
+        for key in ("versions", "git_sha", "config_hash"):
+            raw.pop(key, None)
+        written = parse_run_config(raw)
+        if record.format >= FORMAT and config_hash(written) != record.config_hash:
+            raise UserError(f"{run_dir / CONFIG} does not match the run's config hash (edited or damaged)")
+        cfg = resolve(written)
+        summary = _new_summary(cfg)
+        summary["started_at"] = record.summary.get("started_at") or summary["started_at"]
+        loaded = _load_checkpoint(cfg, run_dir)
+        # Checked; from here on the folder is written.
+        lock.record_owner()
+        clean_stale_files(run_dir)
+        if loaded is None:  # killed before its first checkpoint: start again in the same folder
+            env = make_env(cfg)
+            agent = agent_class(cfg.agent.name)(env, cfg.agent.settings, seed=cfg.seed)
+            (run_dir / METRICS).unlink(missing_ok=True)
+            return _execute(cfg, run_dir, env, agent, summary, progress=progress)
+        env, agent, state = loaded
+        truncate_metrics(run_dir / METRICS, int(state["steps"]))
+        return _execute(cfg, run_dir, env, agent, summary, progress, float(state["wall_time_s"]))
+    finally:
+        lock.release()
 
 
-def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: Progress | None) -> RunResult:
-    env = make_env(cfg)
-    cls = agent_class(cfg.agent.name)
+def _load_checkpoint(cfg: RunConfig, run_dir: Path) -> tuple[RegretRecorder, Any, dict[str, Any]] | None:
+    """Env, agent and counters from the newest checkpoint that metrics reach, verifies and loads.
+
+    Returns ``None`` for a run killed before its first checkpoint. Reads only.
+
+    Raises:
+        UserError: checkpoints exist but none can be used without leaving a gap in the metrics.
+    """
     metrics_path = run_dir / METRICS
-    wall_offset = 0.0
-    started_at = _now()
-    if checkpoint is not None:
-        started_at = read_run(run_dir).summary.get("started_at") or started_at
-        state = _read_state(checkpoint)
-        env.reset()
-        _restore_env(env, checkpoint)
-        env.restore_counters(state["recorder"])
-        agent = cls.load(checkpoint / _AGENT_FILE, env)
-        truncate_metrics(metrics_path, env.total_steps)
-        wall_offset = float(state["wall_time_s"])
-    else:
-        agent = cls(env, cfg.agent.settings, seed=cfg.seed)
-        metrics_path.unlink(missing_ok=True)
-    curve = _load_curve(metrics_path) if checkpoint is not None else []
+    steps = read_metrics(metrics_path)["step"] if metrics_path.exists() else np.zeros(0)
+    n = steps.size
+    good = n if metrics_problem(steps, None) is None else int(np.flatnonzero(steps != np.arange(1, n + 1))[0])
+    published = _checkpoints(run_dir)
+    if not published:
+        return None
+    reasons = []
+    for path in reversed(published):
+        step = _step_of(path) or 0
+        if step > good:
+            reasons.append(
+                f"{METRICS} ends at step {good}, before checkpoint {path.name}: resuming would leave a gap"
+            )
+            continue
+        try:
+            state = verify_checkpoint(path)
+            env = make_env(cfg)
+            try:
+                _restore_env(env, path)
+                env.restore_counters(state["recorder"])
+                agent = agent_class(cfg.agent.name).load(path / _AGENT_FILE, env)
+            except BaseException:
+                env.close()
+                raise
+        except UserError as exc:
+            reasons.append(str(exc))
+            continue
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            reasons.append(f"{path} cannot be loaded ({_one_line(exc)})")
+            continue
+        return env, agent, state
+    raise UserError(f"run {run_dir} cannot be resumed: {reasons[0]}; start it again")
 
-    resolved = cfg.model_dump(mode="json")
-    tracker: Tracker = make_tracker(cfg.track, run_dir, run_dir.name, resolved, cfg.wandb.model_dump())
-    writer = MetricsWriter(metrics_path, env.columns)
-    stride = max(1, cfg.total_steps // TRACKED_POINTS)
-    summary: dict[str, Any] = {
+
+def _new_summary(cfg: RunConfig) -> dict[str, Any]:
+    return {
+        "format": FORMAT,
         "status": "running",
         "error": None,
         "env_id": cfg.env.id,
@@ -233,31 +434,60 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
         "label": cfg.label or cfg.agent.name,
         "seed": cfg.seed,
         "total_steps": cfg.total_steps,
-        "steps_done": env.total_steps,
-        "cumulative_regret": env.cumulative_regret,
-        "cumulative_reward": env.cumulative_reward,
+        "steps_done": 0,
+        "cumulative_regret": 0.0,
+        "cumulative_reward": 0.0,
         "regret_exponent": None,
-        "wall_time_s": wall_offset,
+        "wall_time_s": 0.0,
         "steps_per_s": None,
         "config_hash": config_hash(cfg),
+        "env_kwargs": cfg.env.kwargs,
+        "agent_settings": cfg.agent.settings,
+        "device": cfg.device,
         "rl_suite_version": __version__,
-        "started_at": started_at,
-        "updated_at": _now(),
+        "started_at": now(),
+        "updated_at": now(),
         "finished_at": None,
         "pid": os.getpid(),
         "host": socket.gethostname(),
     }
-    if env.columns[-1] == "violation":
-        summary.update(violations=env.violations, violation_amount=env.violation_amount)
-    write_json(run_dir / SUMMARY, summary)
 
+
+def _execute(
+    cfg: RunConfig,
+    run_dir: Path,
+    env: RegretRecorder,
+    agent: Any,
+    summary: dict[str, Any],
+    progress: Progress | None = None,
+    wall_offset: float = 0.0,
+) -> RunResult:
+    metrics_path = run_dir / METRICS
+    curve = _load_curve(metrics_path)
+    summary["device"] = str(getattr(agent, "device", cfg.device))
+    resolved = cfg.model_dump(mode="json")
+    tracker: Tracker = make_tracker(cfg.track, run_dir, run_dir.name, resolved, cfg.wandb.model_dump())
+    writer = MetricsWriter(metrics_path, env.columns)
+    stride = max(1, cfg.total_steps // TRACKED_POINTS)
+    if env.columns[-1] == "violation":
+        summary.update(violations=0, violation_amount=0.0)
+    _update_summary(summary, env, wall_offset)
+    write_json(run_dir / SUMMARY, summary)
+    (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's error is not this run's
+
+    # Agents whose learn(n) may take more than n steps (SB3 finishes its rollout) are stopped at the budget.
+    def within_budget(_agent: Any, _info: dict[str, Any]) -> bool:
+        return env.total_steps < cfg.total_steps
+
+    budget_stop = None if getattr(agent, "exact_budget", True) else within_budget
     cum_col = env.columns.index("cumulative_regret")
     start = time.perf_counter()
     exit_code = 0
     with _signals_raise():
         try:
             while env.total_steps < cfg.total_steps:
-                agent.learn(min(cfg.checkpoint_every, cfg.total_steps - env.total_steps))
+                chunk = min(cfg.checkpoint_every, cfg.total_steps - env.total_steps)
+                agent.learn(chunk, callback=budget_stop)
                 before = summary["steps_done"]
                 rows = env.drain()
                 writer.append(rows)
@@ -286,14 +516,14 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
             exit_code = 130
         except Exception as exc:
             summary["status"] = "failed"
-            summary["error"] = f"{type(exc).__name__}: {exc}"
+            summary["error"] = _one_line(exc)
             (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             exit_code = 1
             raise
         finally:
             writer.close()
-            summary["finished_at"] = _now() if summary["status"] != "running" else None
-            summary["updated_at"] = _now()
+            summary["finished_at"] = now() if summary["status"] != "running" else None
+            summary["updated_at"] = now()
             summary.update(_peak_memory_mb())
             write_json(run_dir / SUMMARY, summary)
             if summary["status"] == "completed" and cfg.track:
@@ -303,16 +533,15 @@ def _execute(cfg: RunConfig, run_dir: Path, checkpoint: Path | None, progress: P
     return RunRecord(run_dir, summary)
 
 
-def _read_state(checkpoint: Path) -> dict[str, Any]:
-    import json
-
-    return json.loads((checkpoint / _STATE_FILE).read_text(encoding="utf-8"))
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def _load_curve(metrics_path: Path) -> list[np.ndarray]:
     if not metrics_path.exists():
         return []
-    cum = RunRecord(metrics_path.parent, {}).metrics().get("cumulative_regret")
+    cum = read_metrics(metrics_path).get("cumulative_regret")
     return [cum] if cum is not None and cum.size else []
 
 
@@ -323,7 +552,7 @@ def _update_summary(summary: dict[str, Any], env: RegretRecorder, wall: float) -
         cumulative_reward=env.cumulative_reward,
         wall_time_s=wall,
         steps_per_s=env.total_steps / wall if wall > 0 else None,
-        updated_at=_now(),
+        updated_at=now(),
     )
     if "violations" in summary:
         summary.update(violations=env.violations, violation_amount=env.violation_amount)

@@ -2,7 +2,7 @@
 
 The estimators are those of Agarwal et al., "Deep Reinforcement Learning at the Edge of the Statistical
 Precipice", NeurIPS 2021, as implemented by their library ``rliable`` 1.2 (google-research/rliable), here
-in plain numpy/scipy so that rl_suite does not inherit rliable's ``arch``/``pandas<3`` pins. Scores are
+in plain numpy so that rl_suite does not inherit rliable's ``arch``/``pandas<3`` pins. Scores are
 **cumulative regrets, lower is better**, laid out as rliable lays them out: an array of shape
 ``(n_runs, n_tasks[, n_points])`` per agent, where a task is one env (instance) of the comparison.
 
@@ -16,18 +16,27 @@ So with the same seed the intervals equal rliable's to floating-point precision 
 pins values computed with rliable 1.2.0 + arch 7.2). Note that rliable's own ``random_state`` argument does
 not reach its stratified resampling, which draws from the global generator.
 
-Everything here is a pure function of arrays; :mod:`rl_suite.compare` reads runs and calls it.
+:func:`stratified_bootstrap` is the one bootstrap of rl_suite: the per-env intervals of a comparison
+(:func:`bootstrap_ci`, seeds resampled within one env, whole curves at a time) are the same estimator with a
+single stratum, so an agent's interval on one env is the interval its aggregate over that one env would get.
+The percentile interval itself is Efron & Tibshirani, *An Introduction to the Bootstrap*, 1993, ch. 13.
+
+Everything here is a pure function of arrays; :mod:`rl_suite.compare` reads runs and calls it. Nothing here
+imports scipy (the IQM is a partition and a mean), so a comparison does not pay scipy's import time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 #: A batched aggregate: ``(b, n_runs, n_tasks, *rest) -> (b, *out)``.
 BatchedStatistic = Callable[[np.ndarray], np.ndarray]
+#: A statistic reducing one axis: ``f(x, axis=...)``, e.g. :func:`mean` or :func:`iqm`.
+Statistic = Callable[..., Any]
 
 #: Resampled values held in memory at once by a bootstrap (bounds memory for long curves).
 _BLOCK_VALUES = 4_000_000
@@ -51,10 +60,12 @@ def _as_scores(scores: np.ndarray, name: str = "scores") -> np.ndarray:
 
 
 def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
-    """Interquartile mean: the mean of the middle 50 % along ``axis``.
+    """Interquartile mean: the mean of the middle 50 % along ``axis`` (Agarwal et al., NeurIPS 2021).
 
-    This is ``scipy.stats.trim_mean(x, 0.25)`` — rliable's IQM. With fewer than four samples nothing is
-    trimmed and it equals the mean.
+    This is ``scipy.stats.trim_mean(x, 0.25)`` — rliable's IQM — computed the way scipy computes it (a
+    partition around the two cut points, then the mean of the middle slice), without importing scipy:
+    ``floor(n / 4)`` values are cut at each end. With fewer than four samples nothing is trimmed and it
+    equals the mean.
 
     Args:
         x: samples.
@@ -62,10 +73,20 @@ def iqm(x: np.ndarray, axis: int = 0) -> np.ndarray:
 
     Returns:
         ``x`` reduced along ``axis``.
-    """
-    from scipy.stats import trim_mean
 
-    return np.asarray(trim_mean(np.asarray(x, dtype=np.float64), 0.25, axis=axis))
+    Raises:
+        ValueError: ``x`` has no samples along ``axis``.
+    """
+    a = np.asarray(x, dtype=np.float64)
+    n = a.shape[axis]
+    if n == 0:
+        raise ValueError(f"iqm needs at least one sample along axis {axis}, got shape {a.shape}")
+    cut = n // 4
+    if cut:
+        a = np.partition(a, (cut, n - cut - 1), axis=axis)
+    middle = [slice(None)] * a.ndim
+    middle[axis] = slice(cut, n - cut)
+    return np.asarray(np.mean(a[tuple(middle)], axis=axis))
 
 
 def mean(x: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -228,8 +249,15 @@ def stratified_bootstrap(
     reps: int = 2000,
     confidence: float = 0.95,
     random_state: int | None = 0,
+    *,
+    whole_runs: bool = False,
 ) -> Interval:
     """Point estimate and stratified percentile bootstrap interval of an aggregate.
+
+    The percentile bootstrap (Efron & Tibshirani 1993, ch. 13) with rliable's stratification: runs are
+    resampled within each task, tasks never (Agarwal et al., NeurIPS 2021). Resamples are drawn and
+    evaluated in blocks, so memory stays bounded for long curves; the indices are one stream of
+    ``RandomState(random_state)``, so the result does not depend on the block size.
 
     Args:
         scores: ``(n_runs, n_tasks, *rest)`` — one agent's runs on every task.
@@ -237,6 +265,10 @@ def stratified_bootstrap(
         reps: bootstrap resamples (rliable's default is 50 000; 2 000 gives two stable digits).
         confidence: interval coverage.
         random_state: seed of the resampling (see the module docstring for rliable parity).
+        whole_runs: resample a run's trailing axes together (a resampled run keeps its whole curve, which
+            a statistic of the curve's shape, such as a fitted regret exponent, needs). The default draws a
+            run for every trailing point on its own, as rliable's sample-efficiency curves do. Without
+            trailing axes both draw the same indices.
 
     Returns:
         The :class:`Interval`.
@@ -245,12 +277,55 @@ def stratified_bootstrap(
     x = _as_scores(scores)
     point = statistic(x[None])[0]
     rs = np.random.RandomState(random_state)
+    drawn = x.shape[:2] if whole_runs else x.shape
     block = max(1, _BLOCK_VALUES // max(1, x.size))
     values = np.concatenate(
-        [statistic(x[stratified_indices(x.shape, min(block, reps - i), rs)]) for i in range(0, reps, block)]
+        [statistic(x[stratified_indices(drawn, min(block, reps - i), rs)]) for i in range(0, reps, block)]
     )
     lo, hi = _percentile_interval(values, confidence)
     return Interval(np.asarray(point), np.asarray(lo), np.asarray(hi))
+
+
+def bootstrap_ci(
+    samples: np.ndarray,
+    statistic: Statistic = mean,
+    reps: int = 2000,
+    confidence: float = 0.95,
+    random_state: int | None = 0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Percentile bootstrap interval of ``statistic`` over the first axis (the seeds) of one env's runs.
+
+    This is :func:`stratified_bootstrap` with one stratum and ``whole_runs=True``: every resample draws
+    ``n`` seeds with replacement and keeps each drawn seed's whole row, so with ``(n, T)`` curves every
+    time point gets its own interval from the same resamples (Efron & Tibshirani 1993, ch. 13).
+
+    Args:
+        samples: ``(n,)`` or ``(n, ...)`` — one row per seed.
+        statistic: ``f(x, axis=...)`` reducing the seed axis (:func:`mean`, :func:`iqm`, or any such
+            function, e.g. a regret exponent refitted to the mean curve).
+        reps: number of resamples.
+        confidence: coverage of the interval, in ``(0, 1)``.
+        random_state: seed of the resampling (fixed by default, so reports are reproducible).
+
+    Returns:
+        ``(low, high)``, each with the shape of ``statistic(samples, axis=0)``. A single seed has no
+        spread: both ends are its value.
+
+    Raises:
+        ValueError: no samples, ``reps < 1``, or ``confidence`` outside ``(0, 1)``.
+    """
+    x = np.asarray(samples, dtype=np.float64)
+    if x.ndim == 0 or x.shape[0] == 0:
+        raise ValueError(f"bootstrap needs at least one sample, got shape {x.shape}")
+    iv = stratified_bootstrap(
+        x[:, None],
+        lambda b: np.asarray(statistic(b[:, :, 0], axis=1)),
+        reps,
+        confidence,
+        random_state,
+        whole_runs=True,
+    )
+    return iv.low, iv.high
 
 
 def probability_of_lower_interval(

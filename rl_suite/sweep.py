@@ -3,7 +3,11 @@
 A sweep is data (``configs/sweeps/*.yaml``, see :class:`~rl_suite.config.SweepConfig`). Re-running a sweep
 is safe and cheap: a run whose resolved config already has a *completed* run folder under the sweep's
 output folder is skipped, and an *interrupted* one is resumed from its checkpoint, so after a crash or a
-Ctrl-C the same command finishes only what is missing.
+Ctrl-C the same command finishes only what is missing. Each run is claimed (an OS lock under
+``<out>/.claims/``) by the process that executes it, and the skip/resume/run decision is taken under that
+claim, so two sweeps started together over one file run every (config, seed) once; each reports the runs
+the other holds as *running elsewhere*. An interrupted run that cannot be resumed (damaged, or written by
+an older rl_suite) is left as it is and started again in a new folder.
 
 Backends are pluggable (:data:`BACKENDS`): ``local`` runs in this process (``workers=1``) or a
 process pool; ``ray`` hands the same jobs to Ray Tune (one trial per run, on this machine or a cluster).
@@ -14,6 +18,7 @@ backend (optional extra ``pip install "rl_suite[ray]"``).
 
 from __future__ import annotations
 
+import glob
 import logging
 import multiprocessing
 import os
@@ -34,10 +39,13 @@ from rl_suite.config import (
     resolve,
 )
 from rl_suite.errors import UserError
-from rl_suite.store import RunRecord, find_runs
+from rl_suite.runner import run_dir_name
+from rl_suite.store import SUMMARY, Claim, RunBusy, RunRecord, read_run
 from rl_suite.tracking import Progress
 
-Action = Literal["run", "resume", "skip"]
+#: What a sweep does with a run: start it, resume it, skip it (completed), or leave it (``busy``: its writer
+#: is alive elsewhere).
+Action = Literal["run", "resume", "skip", "busy"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,9 @@ class Job:
     """The resolved run config (JSON-able, so it crosses process boundaries)."""
     path: str | None = None
     """The existing run folder, for ``resume`` and ``skip``."""
+    claim: bool = True
+    """Claim the run and decide again from the disk before executing (sweeps); ``False`` executes the
+    action as it is (``rl-suite train`` always starts new runs)."""
 
 
 @dataclass
@@ -94,7 +105,7 @@ class SweepResult:
 
     @property
     def ok(self) -> bool:
-        """True when every run of the grid is completed."""
+        """True when every run of the grid is completed (by this sweep or another)."""
         return all(o.status in ("completed", "skipped") for o in self.outcomes)
 
 
@@ -104,34 +115,67 @@ def load_sweep(path: str | Path, overrides: list[str] | None = None) -> SweepCon
     return parse_sweep_config(data, source=str(path))
 
 
+def existing_runs(cfg: RunConfig) -> list[RunRecord]:
+    """The run folders under ``cfg.out`` that hold this run (same config hash); damaged ones are passed over.
+
+    Only folders named like this run (``<env>__<agent>__s<seed>__*``) are read, so the look-up stays cheap
+    in a large run store.
+    """
+    out = Path(cfg.out)
+    if not out.is_dir():
+        return []
+    want = config_hash(cfg)
+    found = []
+    for summary in sorted(out.glob(f"{glob.escape(run_dir_name(cfg))}__*/{SUMMARY}")):
+        try:
+            record = read_run(summary.parent)
+        except UserError:
+            continue
+        if record.config_hash == want:
+            found.append(record)
+    return found
+
+
+def decide(cfg: RunConfig) -> tuple[Action, str | None]:
+    """What a sweep does with one run, from what is on disk: skip it, resume it, or start it.
+
+    A completed run is skipped; the interrupted run that got furthest is resumed; a run whose writer is
+    alive elsewhere is ``busy``; otherwise a new run starts.
+    """
+    records = existing_runs(cfg)
+    done = [r for r in records if r.status == "completed"]
+    if done:
+        return "skip", str(done[0].path)
+    if any(r.status == "running" for r in records):
+        return "busy", str(next(r.path for r in records if r.status == "running"))
+    stopped = [r for r in records if r.status == "interrupted"]
+    if stopped:
+        best = max(stopped, key=lambda r: (r.summary.get("steps_done", 0), str(r.path)))
+        return "resume", str(best.path)
+    return "run", None
+
+
 def plan(runs: list[RunConfig]) -> list[Job]:
-    """Resolve every run and decide, from what is already on disk, whether to run, resume or skip it."""
-    resolved = [resolve(r) for r in runs]
-    existing: dict[str, list[RunRecord]] = {}
-    for out in sorted({Path(r.out) for r in resolved}):
-        if out.is_dir() and any(out.rglob("summary.json")):
-            for rec in find_runs([out]):
-                existing.setdefault(str(rec.summary.get("config_hash")), []).append(rec)
+    """Resolve every run and decide from what is on disk whether to run, resume or skip it.
+
+    The decision is taken again, under the run's claim, when a backend executes the job
+    (:func:`execute_job`): the plan is what the sweep expects, the claim is what makes it so when two
+    sweeps share one folder.
+    """
     jobs = []
-    claimed: set[str] = set()
-    for cfg in resolved:
-        data = cfg.model_dump(mode="json")
-        records = [r for r in existing.get(config_hash(cfg), []) if str(r.path) not in claimed]
-        done = [r for r in records if r.status == "completed"]
-        stopped = [r for r in records if r.status == "interrupted"]
-        if done:
-            claimed.add(str(done[0].path))
-            jobs.append(Job("skip", data, str(done[0].path)))
-        elif stopped:
-            claimed.add(str(stopped[-1].path))
-            jobs.append(Job("resume", data, str(stopped[-1].path)))
-        else:
-            jobs.append(Job("run", data))
+    for cfg in (resolve(r) for r in runs):
+        action, path = decide(cfg)
+        jobs.append(Job(action, cfg.model_dump(mode="json"), path))
     return jobs
 
 
 def execute_job(job: Job, max_retries: int = 0) -> JobOutcome:
     """Run one job in this process (the unit every backend executes), retrying a failed run.
+
+    The job's run is claimed first (:class:`~rl_suite.store.Claim`): if another process holds the claim
+    the job ends ``busy`` ("running elsewhere") without touching anything; otherwise what to do is decided
+    again from the disk (another sweep may have finished the run meanwhile) and the claim is held until the
+    run ends.
 
     Args:
         job: what to do.
@@ -140,10 +184,24 @@ def execute_job(job: Job, max_retries: int = 0) -> JobOutcome:
     Returns:
         The outcome of the last attempt.
     """
+    if not job.claim:
+        return _retrying(job, max_retries)
+    cfg = RunConfig.model_validate(job.config)
+    claim = Claim(cfg.out, config_hash(cfg))
+    if not claim.try_acquire():
+        return JobOutcome(job, "busy", job.path, "running elsewhere (another process holds its claim)")
+    try:
+        action, path = decide(cfg)
+        return _retrying(Job(action, job.config, path), max_retries)
+    finally:
+        claim.release()
+
+
+def _retrying(job: Job, max_retries: int) -> JobOutcome:
     outcome = _attempt(job)
     attempts = 1
     while outcome.status == "failed" and attempts <= max_retries:
-        outcome = _attempt(Job("run", job.config))
+        outcome = _attempt(Job("run", job.config, claim=job.claim))
         attempts += 1
     outcome.attempts = attempts
     return outcome
@@ -154,13 +212,31 @@ def _attempt(job: Job) -> JobOutcome:
 
     if job.action == "skip":
         return JobOutcome(job, "skipped", job.path)
+    if job.action == "busy":
+        return JobOutcome(job, "busy", job.path, "running elsewhere (its run folder is locked)")
+    note = None
+    if job.action == "resume":
+        try:
+            result = resume_trial(job.path)
+            return JobOutcome(job, result.status, str(result.path), result.summary.get("error"))
+        except KeyboardInterrupt:
+            return JobOutcome(job, "interrupted", job.path)
+        except RunBusy as exc:
+            return JobOutcome(job, "busy", job.path, str(exc))
+        except UserError as exc:
+            # The interrupted folder cannot be resumed (damaged, older format): it is left as it is and the
+            # run starts again in a new folder; compare counts the run once.
+            note = f"could not resume {job.path} ({exc}); started it again"
+        except Exception as exc:
+            return JobOutcome(job, "failed", job.path, f"{type(exc).__name__}: {exc}")
     try:
-        result = resume_trial(job.path) if job.action == "resume" else run_trial(job.config)
+        result = run_trial(job.config)
     except KeyboardInterrupt:
-        return JobOutcome(job, "interrupted", job.path)
+        return JobOutcome(job, "interrupted", None, note)
     except Exception as exc:
-        return JobOutcome(job, "failed", job.path, f"{type(exc).__name__}: {exc}")
-    return JobOutcome(job, result.status, str(result.path), result.summary.get("error"))
+        return JobOutcome(job, "failed", None, f"{type(exc).__name__}: {exc}")
+    error = result.summary.get("error")
+    return JobOutcome(job, result.status, str(result.path), error or note)
 
 
 def run_local(

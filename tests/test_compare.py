@@ -20,6 +20,7 @@ from rl_suite.compare import (
     load_groups,
     mean,
     plot_single_run,
+    read_curves,
     time_grid,
 )
 from rl_suite.errors import UserError
@@ -474,3 +475,263 @@ def test_cli_compare_aggregate(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert exit_info.value.code == 0
     assert "### Aggregate over 3 envs" in stdout and "P(row has lower regret than column)" in stdout
     assert f"aggregate.png: {out / 'aggregate.png'}" in stdout
+
+
+# --------------------------------------------------------------------------- rows, copies, damage, T
+def edit_summary(path: Path, **changes: object) -> None:
+    """Change keys of a run folder's summary.json (``None`` removes a key)."""
+    summary = json.loads((path / "summary.json").read_text())
+    summary.update(changes)
+    summary = {k: v for k, v in summary.items() if v is not None}
+    (path / "summary.json").write_text(json.dumps(summary))
+
+
+def with_settings(path: Path, agent_settings: dict[str, object], **changes: object) -> Path:
+    """Make a hand-made folder a format-2 one with the given agent settings in its summary."""
+    edit_summary(path, format=2, env_kwargs={}, agent_settings=agent_settings, **changes)
+    return path
+
+
+def tree_state(root: Path) -> dict[str, tuple[int, int]]:
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def trial(
+    out: Path, seed: int, alpha: float, label: str | None = None, steps: int = 150, **settings: object
+) -> Path:
+    from rl_suite.runner import run_trial
+
+    config = {
+        "env": {"id": LINEAR, "dim": 3, "n_arms": 4},
+        "agent": {"name": "linucb", "alpha": alpha, **settings},
+        "seed": seed,
+        "total_steps": steps,
+        "out": str(out),
+        "label": label,
+    }
+    return run_trial(config).path
+
+
+def test_different_agent_settings_never_share_a_row(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    for seed in range(2):
+        for alpha in (0.5, 2.0):
+            trial(runs, seed, alpha)
+            trial(runs, seed, alpha, label="tuned", lam=2.0)  # a user label: still one row per setting
+    report = compare_runs([runs], tmp_path / "r", reps=50)
+    rows = {r["agent"]: r["n_seeds"] for r in report.rows}
+    assert rows == {
+        "linucb [alpha=0.5]": 2,
+        "linucb [alpha=2.0]": 2,
+        "tuned [alpha=0.5]": 2,
+        "tuned [alpha=2.0]": 2,
+    }
+    md = report.to_markdown()
+    assert "| linucb [alpha=0.5] | 2 |" in md and "| tuned [alpha=2.0] | 2 |" in md
+    # A label only names a run: the same settings and seed under another label are the same run.
+    same = trial(runs, 0, 0.5, label="renamed")
+    report = compare_runs([runs], tmp_path / "r2", reps=50)
+    assert "renamed" not in {r["agent"] for r in report.rows}
+    assert report.skipped == [(str(same), "duplicate")]
+
+
+def test_one_label_on_two_agents_names_the_agents(tmp_path: Path) -> None:
+    with_settings(make_run(tmp_path, LINEAR, "linucb", 0, np.full(30, 0.1)), {"alpha": 1.0}, label="best")
+    with_settings(make_run(tmp_path, LINEAR, "oful", 0, np.full(30, 0.2)), {"alpha": 1.0}, label="best")
+    with_settings(make_run(tmp_path, MAB, "ucb1", 0, np.full(30, 0.2)), {"c": 1.0}, label="best")
+    report = compare_runs([tmp_path], tmp_path / "r", reps=20)
+    assert sorted((r["env_id"], r["agent"]) for r in report.rows) == [
+        (LINEAR, "best [agent=linucb]"),
+        (LINEAR, "best [agent=oful]"),
+        (MAB, "best"),  # on its own env nothing needs telling apart
+    ]
+
+
+def test_a_copied_run_folder_is_counted_once(tmp_path: Path) -> None:
+    import shutil
+
+    runs = tmp_path / "runs"
+    original = trial(runs, 0, 1.0)
+    trial(runs, 1, 1.0)
+    copy = runs / (original.name + "-copy")
+    shutil.copytree(original, copy)
+    report = compare_runs([runs], tmp_path / "r", reps=50)
+    assert [r["n_seeds"] for r in report.rows] == [2]
+    assert report.skipped == [(str(copy), "duplicate")]
+    lines = [line for line in report.to_markdown().splitlines() if str(copy) in line]
+    assert len(lines) == 1 and "dropped" in lines[0] and str(original) in lines[0]
+    assert "config_hash" in lines[0] and "seed 0" in lines[0]
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["skipped"][0]["status"] == "duplicate" and str(original) in data["skipped"][0]["reason"]
+    assert len(data["notes"]) == 1 and data["runs"][0]["seeds"] == [0, 1]
+
+
+def test_the_most_complete_copy_is_kept(tmp_path: Path) -> None:
+    def copy_of(name: str, steps: int, status: str, started: str) -> Path:
+        path = make_run(tmp_path / name, LINEAR, "a", 0, np.full(steps, 0.5), status=status)
+        return with_settings(path, {}, config_hash="abc", started_at=started)
+
+    done = copy_of("a", 100, "completed", "2026-01-01T00:00:00+00:00")
+    later = copy_of("b", 100, "completed", "2026-01-02T00:00:00+00:00")
+    copy_of("c", 120, "interrupted", "2025-12-31T00:00:00+00:00")  # more steps and older, not completed
+    report = compare_runs([tmp_path], tmp_path / "r", reps=20, include_incomplete=True)
+    assert report.rows[0]["n_seeds"] == 1
+    data = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert data["runs"][0]["paths"] == [str(done)]  # equally complete: the copy started first stands
+    reasons = {Path(s["path"]).parent.name: s["reason"] for s in data["skipped"]}
+    assert "it is completed, this one is interrupted" in reasons["c"]
+    assert "started first" in reasons["b"] and str(done) in reasons["b"]
+    assert later.exists()
+
+
+def test_runs_with_short_or_gapped_metrics_are_left_out_or_cut_at_the_gap(tmp_path: Path) -> None:
+    make_run(tmp_path, LINEAR, "a", 0, np.full(100, 1.0))
+    short = make_run(tmp_path, LINEAR, "a", 1, np.full(100, 1.0))
+    lines = (short / "metrics.csv").read_text().splitlines(keepends=True)
+    (short / "metrics.csv").write_text("".join(lines[:61]))  # header + 60 of 100 steps
+    gap = make_run(tmp_path, LINEAR, "a", 2, np.full(100, 1.0))
+    lines = (gap / "metrics.csv").read_text().splitlines(keepends=True)
+    (gap / "metrics.csv").write_text("".join(lines[:41] + lines[42:]))  # step 41 is missing
+
+    report = compare_runs([tmp_path], tmp_path / "r1", reps=20)
+    assert report.rows[0]["n_seeds"] == 1 and report.rows[0]["steps"] == 100
+    assert sorted(report.skipped) == [(str(short), "incomplete metrics"), (str(gap), "incomplete metrics")]
+    md = report.to_markdown()
+    assert "metrics end at step 60 but the summary says 100 steps were done" in md
+    assert "gap or repeat after step 40" in md and "--include-incomplete uses its first 40 steps" in md
+
+    report = compare_runs([tmp_path], tmp_path / "r2", reps=20, include_incomplete=True)
+    row = report.rows[0]
+    assert row["n_seeds"] == 3 and report.skipped == []
+    assert row["steps"] == 40 and row["final_regret_mean"] == pytest.approx(40.0)
+    assert any(str(gap) in n and "used its first 40 steps" in n for n in report.notes)
+
+
+def test_curves_are_indexed_by_the_step_column(tmp_path: Path) -> None:
+    regret = np.linspace(0.0, 1.0, 200)
+    make_run(tmp_path / "ordered", LINEAR, "a", 0, regret)
+    shuffled = make_run(tmp_path / "shuffled", LINEAR, "a", 0, regret)
+    header, *rows = (shuffled / "metrics.csv").read_text().splitlines(keepends=True)
+    order = np.random.default_rng(0).permutation(len(rows))
+    (shuffled / "metrics.csv").write_text(header + "".join(rows[i] for i in order))  # every row intact
+
+    curves = read_curves(read_run(shuffled))
+    assert np.allclose(curves.cumulative_regret, np.cumsum(regret))
+    a = compare_runs([tmp_path / "ordered"], tmp_path / "a", reps=50).rows[0]
+    b = compare_runs([tmp_path / "shuffled"], tmp_path / "b", reps=50).rows[0]
+    assert b["final_regret_mean"] == pytest.approx(regret.sum())
+    assert b["regret_exponent"] == pytest.approx(a["regret_exponent"])
+
+
+def test_every_row_of_an_env_reports_regret_at_the_same_t(tmp_path: Path) -> None:
+    for seed in range(2):
+        make_run(tmp_path, LINEAR, "long", seed, np.full(300, 1.0))
+        make_run(tmp_path, LINEAR, "short", seed, np.full(120, 1.0))
+    make_run(tmp_path, MAB, "other", 0, np.full(50, 1.0))
+    report = compare_runs([tmp_path], tmp_path / "r", reps=20)
+    rows = {r["agent"]: r for r in report.rows}
+    assert rows["long"]["steps"] == rows["short"]["steps"] == 120
+    assert rows["long"]["final_regret_mean"] == pytest.approx(120.0)
+    assert rows["other"]["steps"] == 50  # another env keeps its own T
+    md = report.to_markdown()
+    assert "Final regret at T = 120 for every row; its runs have 120 to 300 steps" in md
+    assert "Final regret at T = 50 for every row." in md
+    assert json.loads((tmp_path / "r" / "report.json").read_text())["steps"] == {LINEAR: 120, MAB: 50}
+
+
+def test_damaged_runs_are_listed_and_the_rest_compared(tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    make_run(runs, LINEAR, "a", 0, np.full(30, 0.5))
+    bad_summary = make_run(runs, LINEAR, "a", 1, np.full(30, 0.5))
+    (bad_summary / "summary.json").write_text("{not json")
+    bad_metrics = make_run(runs, LINEAR, "a", 2, np.full(30, 0.5))
+    with (bad_metrics / "metrics.csv").open("a") as fh:
+        fh.write("31,0,oops,0.5,16\n")
+    bad_config = make_run(runs, LINEAR, "a", 3, np.full(30, 0.5))
+    (bad_config / "config.yaml").write_text("env: [unclosed\n")
+    before = tree_state(runs)
+
+    report = compare_runs([runs], tmp_path / "r", reps=20)
+    assert report.rows[0]["n_seeds"] == 1
+    kinds = dict(report.skipped)
+    assert kinds == {str(bad_summary): "damaged", str(bad_metrics): "damaged", str(bad_config): "damaged"}
+    notes = "\n".join(report.notes)
+    assert "summary.json is not valid JSON" in notes and "metrics.csv is damaged" in notes
+    assert "config.yaml is not valid YAML" in notes
+    assert all("\n" not in n for n in report.notes)
+    assert tree_state(runs) == before  # nothing written into the run folders
+
+    for path in runs.iterdir():
+        if path.name.endswith("s0__20260101-000000"):
+            (path / "summary.json").write_text("[]")
+    with pytest.raises(UserError, match=r"^no usable runs to compare \(4 damaged\); first: ") as err:
+        compare_runs([runs], tmp_path / "r2")
+    assert "\n" not in str(err.value)
+
+
+def test_older_format_folders_are_read_from_their_config(tmp_path: Path) -> None:
+    old = make_run(tmp_path, LINEAR, "linucb", 0, np.full(40, 0.5))
+    (old / "config.yaml").write_text(f"env: {{id: {LINEAR}, dim: 3}}\nagent: {{name: linucb, alpha: 1.0}}\n")
+    new = make_run(tmp_path, LINEAR, "linucb", 1, np.full(40, 0.5))
+    edit_summary(new, format=2, env_kwargs={"dim": 3}, agent_settings={"alpha": 1.0})
+    (new / "config.yaml").unlink()  # a format-2 folder carries its settings in the summary
+    report = compare_runs([tmp_path], tmp_path / "r", reps=20)
+    assert [(r["env_id"], r["agent"], r["n_seeds"]) for r in report.rows] == [(LINEAR, "linucb", 2)]
+
+    (old / "config.yaml").unlink()
+    report = compare_runs([tmp_path], tmp_path / "r2", reps=20)
+    assert report.skipped == [(str(old), "older format")]
+    (line,) = report.notes
+    assert line.startswith(f"older format: {old} was written by an older run-store format")
+    assert f"rl-suite train --resume {old}" in line
+
+
+def test_out_must_be_a_folder_outside_the_runs(tmp_path: Path) -> None:
+    run = make_run(tmp_path / "runs", LINEAR, "a", 0, np.full(30, 0.5))
+    (tmp_path / "taken").write_text("not a folder")
+    with pytest.raises(UserError, match=r"--out .*taken is an existing file; the report needs a folder"):
+        compare_runs([tmp_path / "runs"], tmp_path / "taken")
+    with pytest.raises(UserError, match="is inside the run folder"):
+        compare_runs([tmp_path / "runs"], run / "report")
+    assert not (run / "report").exists()
+
+
+def test_per_env_intervals_are_the_aggregate_bootstrap_on_one_env(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    for seed in range(6):
+        make_run(tmp_path, LINEAR, "good", seed, rng.uniform(0, 1, 50))
+        make_run(tmp_path, LINEAR, "bad", seed, rng.uniform(0.5, 1.5, 50))
+    report = compare_runs([tmp_path], tmp_path / "r", reps=400, aggregate=True, random_state=5)
+    assert report.aggregate is not None
+    agg = {r["agent"]: r for r in report.aggregate.rows}
+    for row in report.rows:
+        a = agg[row["agent"]]
+        assert (row["final_regret_ci_low"], row["final_regret_ci_high"]) == (
+            a["mean_ci_low"],
+            a["mean_ci_high"],
+        )
+        assert (row["final_regret_iqm_ci_low"], row["final_regret_iqm_ci_high"]) == pytest.approx(
+            (a["iqm_ci_low"], a["iqm_ci_high"])
+        )
+
+
+def test_cli_compare_in_a_subprocess(tmp_path: Path) -> None:
+    import subprocess
+
+    runs = tmp_path / "runs"
+    for alpha in (0.5, 2.0):
+        trial(runs, 0, alpha, steps=100)
+    out = tmp_path / "report"
+    cmd = [sys.executable, "-m", "rl_suite", "compare", str(runs), "--out", str(out), "--reps", "50"]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "| linucb [alpha=0.5] | 1 |" in done.stdout and "| linucb [alpha=2.0] | 1 |" in done.stdout
+    assert "Final regret at T = 100 for every row." in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    (tmp_path / "file").write_text("")
+    cmd[cmd.index(str(out))] = str(tmp_path / "file")
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: --out {tmp_path / 'file'} is an existing file; the report needs a folder"
+    ]

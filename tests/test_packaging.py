@@ -21,7 +21,10 @@ def _declared_packages() -> set[str]:
 
 
 def test_every_package_folder_is_declared() -> None:
-    on_disk = {"rl_suite"}
+    on_disk = {
+        ".".join(("rl_suite", *init.parent.relative_to(ROOT / "rl_suite").parts))
+        for init in (ROOT / "rl_suite").rglob("__init__.py")
+    }
     for top, namespace in (("envs", "rl_suite.envs"), ("agents", "rl_suite.agents")):
         for init in (ROOT / top).rglob("__init__.py"):
             rel = init.parent.relative_to(ROOT / top).parts

@@ -197,3 +197,57 @@ def test_iqm_over_time_matches_rliable() -> None:
     np.testing.assert_allclose(
         iv.high, [1.2666296875, 2.1856765625, 3.5139859375, 4.826075, 5.82260625], atol=TOL
     )
+
+
+# --------------------------------------------------------------------------- the per-env bootstrap
+def test_iqm_equals_scipy_trim_mean() -> None:
+    from scipy.stats import trim_mean
+
+    x = np.random.default_rng(0).normal(size=(9, 7, 5))
+    for axis in range(3):
+        np.testing.assert_allclose(stats.iqm(x, axis=axis), trim_mean(x, 0.25, axis=axis), rtol=0, atol=1e-12)
+    assert float(stats.iqm(np.array([1.0, 2.0, 9.0]))) == pytest.approx(4.0)  # n < 4: the mean
+    with pytest.raises(ValueError, match="at least one sample"):
+        stats.iqm(np.zeros((0, 3)))
+
+
+def test_bootstrap_ci_is_the_stratified_bootstrap_with_one_stratum() -> None:
+    x = A[:, 0]
+    lo, hi = stats.bootstrap_ci(x, stats.iqm, reps=REPS, random_state=SEED)
+    iv = stats.stratified_bootstrap(x[:, None], stats.batched_iqm, reps=REPS, random_state=SEED)
+    assert (float(lo), float(hi)) == pytest.approx((float(iv.low), float(iv.high)), abs=1e-12)
+    # Without trailing axes, resampling whole runs draws exactly the indices of rliable's stratification.
+    whole = stats.stratified_bootstrap(A, stats.batched_mean, reps=REPS, random_state=SEED, whole_runs=True)
+    assert float(whole.low) == pytest.approx(14.250845, abs=TOL)
+    assert float(whole.high) == pytest.approx(24.2644925, abs=TOL)
+
+
+def test_whole_runs_keep_each_curve_together() -> None:
+    # Runs c and 2c: a resample of whole curves has a mean curve proportional to c (last/first point = 5);
+    # rliable's per-point resampling mixes the runs point by point and breaks the proportion.
+    c = np.array([1.0, 2.0, 5.0])
+    curves = np.stack([c, 2 * c, 3 * c])[:, None, :]  # (runs, 1 task, points)
+
+    def last_over_first(b: np.ndarray) -> np.ndarray:
+        m = b.mean(axis=1)[:, 0]
+        return m[:, -1] / m[:, 0]
+
+    whole = stats.stratified_bootstrap(curves, last_over_first, reps=200, random_state=0, whole_runs=True)
+    assert float(whole.low) == pytest.approx(5.0) and float(whole.high) == pytest.approx(5.0)
+    mixed = stats.stratified_bootstrap(curves, last_over_first, reps=200, random_state=0)
+    assert float(mixed.low) < 5.0 < float(mixed.high)
+    lo, hi = stats.bootstrap_ci(curves[:, 0], stats.mean, reps=200, random_state=0)
+    iv = stats.stratified_bootstrap(curves, stats.batched_mean, reps=200, random_state=0, whole_runs=True)
+    np.testing.assert_allclose(lo, iv.low)
+    np.testing.assert_allclose(hi, iv.high)
+
+
+def test_bootstrap_ci_bad_input() -> None:
+    with pytest.raises(ValueError, match="at least one sample"):
+        stats.bootstrap_ci(np.array([]))
+    with pytest.raises(ValueError, match="reps"):
+        stats.bootstrap_ci(np.ones(3), reps=0)
+    with pytest.raises(ValueError, match="confidence"):
+        stats.bootstrap_ci(np.ones(3), confidence=1.0)
+    lo, hi = stats.bootstrap_ci(np.array([4.0]))
+    assert float(lo) == float(hi) == 4.0
