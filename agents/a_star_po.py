@@ -11,7 +11,8 @@ official scripts).
 
 with β₂ = 1e-3, entropy coefficient 0.001 and the batch split into ``minibatches`` (2) for one epoch
 (ZhaolinGao/A-PO ``verl/trainer/apo/core_algos.py``). No critic, no old-policy ratio, one sample per
-prompt: the paper's time and memory savings. With exact V* and β₂ = β its minimiser is π* (test A1).
+prompt: the paper's time and memory savings. With exact V* and β₂ = β its minimiser is π*, because the
+optimal advantage is exactly ``r − V* = β·log(π*/π_ref)`` (Rafailov et al. 2023, eq. 5).
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ from rl_suite.errors import UserError
 
 
 class APOConfig(PipelineConfig):
-    """Settings of A*-PO (defaults: the official scripts, spec §2.1 / §7.4)."""
+    """Settings of A*-PO (defaults: the official scripts, ZhaolinGao/A-PO ``scripts/apo_{gsm8k,math}.sh``)."""
 
     beta1: float = 0.5
     """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero)."""
     beta2: float = Field(1e-3, gt=0.0)
-    """β₂ of the stage-2 regression (the spec's tabular prototype used 0.1)."""
+    """β₂ of the stage-2 regression (1e-3 in the official scripts, for 1.5–7B models; the tabular sweep
+    ``configs/sweeps/rlhf.yaml`` uses 0.1)."""
     n_value_samples: int = Field(8, ge=1)
     """N reference samples per prompt in stage 1."""
     entropy_coef: float = Field(0.001, ge=0.0)
@@ -44,14 +46,14 @@ class APOConfig(PipelineConfig):
     """Drop prompts whose N reference samples all score 0 (binary-verifier tasks)."""
 
 
-class APO(SequenceAgent):
+class APO(SequenceAgent[APOConfig]):
     """A*-PO: one on-policy sample per prompt regressed onto the optimal advantage r − V̂*."""
 
     Config = APOConfig
     samples_per_prompt = 1
 
     def _setup(self) -> None:
-        cfg: APOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n_prompts = self.task.prompts.shape[0]
         prompts = self._prompts_all
         with torch.no_grad():
@@ -73,11 +75,11 @@ class APO(SequenceAgent):
         self.pool = keep
 
     def _choose_prompts(self) -> np.ndarray:
-        size = self.cfg.batch_prompts
+        size = self.config.batch_prompts
         return self.rng.choice(self.pool, size=size, replace=size > self.pool.size)
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: APOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts, responses = self.prompts_of(rnd), rnd.responses
         ref = self.ref_logprob(prompts, responses)
         v = self.v_star[torch.as_tensor(rnd.sample_prompt_index, device=self.device)]

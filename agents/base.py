@@ -1,4 +1,4 @@
-"""The agent protocol shared by every rl_suite agent, and the batched bandit loop.
+"""The agent protocol shared by every rl_suite agent, the batched bandit loop and the episodic loop.
 
 Agents are shaped like Stable-Baselines3 models so that SB3 baselines drop in beside them:
 ``Agent(env, config, seed=...)``, ``learn(total_steps, callback=None) -> self``,
@@ -9,6 +9,12 @@ how the runner checkpoints a run between chunks and resumes it bit-for-bit.
 Bandit agents carry a leading batch axis: built on a Gymnasium ``VectorEnv`` of R sub-envs, every state
 array has shape ``(R, ...)`` and one array program advances all R streams at once. The single-env agent is
 the R = 1 case of the same code.
+
+The classes say what they are. ``Agent[C]`` has settings of the pydantic model ``C`` and reads the env only
+through its typed contract (:mod:`rl_suite.contracts`). :class:`ArrayAgent` keeps its state in numpy arrays
+(one sealed ``.npz`` checkpoint); its two loops are siblings: :class:`BanditLoop` — :class:`BanditAgent`
+learns from rewards, :class:`ConstrainedBanditAgent` from rewards and costs — and :class:`EpisodicAgent`,
+which learns from transitions.
 """
 
 from __future__ import annotations
@@ -16,14 +22,15 @@ from __future__ import annotations
 import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, BinaryIO, ClassVar, TypeVar
+from typing import Any, BinaryIO, ClassVar, Generic, TypeVar, cast
 
 import gymnasium as gym
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from rl_suite import contracts
 from rl_suite.agents.checkpoint import (
     FORMAT,
     CheckpointError,
@@ -35,10 +42,15 @@ from rl_suite.agents.checkpoint import (
     write_sealed,
 )
 from rl_suite.agents.kernels import stagewise_reward_inflation
+from rl_suite.contracts import Contract, LinearBanditModel, Requirement, SolverTuning, StagewiseConstrained
 from rl_suite.errors import UserError
 from rl_suite.spaces import Simplex
 
-SelfAgent = TypeVar("SelfAgent", bound="Agent")
+SelfAgent = TypeVar("SelfAgent", bound="Agent[Any]")
+SelfArray = TypeVar("SelfArray", bound="ArrayAgent[Any]")
+SelfLoop = TypeVar("SelfLoop", bound="BanditLoop[Any]")
+SelfEpisodic = TypeVar("SelfEpisodic", bound="EpisodicAgent[Any]")
+P = TypeVar("P")
 
 #: Called after every environment step with the agent and the step's ``info``; returning ``False`` stops
 #: ``learn`` early.
@@ -49,6 +61,10 @@ class AgentConfig(BaseModel):
     """Base of every agent's settings. Unknown keys are errors; field docstrings are the documentation."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, validate_assignment=True)
+
+
+#: The settings model of an ``Agent[ConfigT]``.
+ConfigT = TypeVar("ConfigT", bound=AgentConfig)
 
 
 def action_kind(space: gym.Space[Any], agent: str) -> str:
@@ -72,11 +88,14 @@ def action_kind(space: gym.Space[Any], agent: str) -> str:
 
 def arm_count(space: gym.Space[Any], kind: str) -> int:
     """Number of arms K of an action space classified by :func:`action_kind`."""
-    if kind == "discrete":
-        return int(space.n)  # type: ignore[attr-defined]
-    if kind == "scaled":
-        return int(space[0].n)  # type: ignore[index]
-    return int(space.shape[0])  # type: ignore[index]
+    if isinstance(space, gym.spaces.Discrete):
+        return int(space.n)
+    if isinstance(space, gym.spaces.Tuple):
+        head = space[0]
+        assert isinstance(head, gym.spaces.Discrete)
+        return int(head.n)
+    assert kind == "simplex" and space.shape is not None
+    return int(space.shape[0])
 
 
 def _rng_for(seed: int) -> np.random.Generator:
@@ -84,20 +103,30 @@ def _rng_for(seed: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(0x5EED,)))
 
 
-class Agent(ABC):
-    """What the runner, the CLI and the sweeps need from an agent."""
+class Agent(ABC, Generic[ConfigT]):
+    """What the runner, the CLI and the sweeps need from an agent: settings, the env it reads, checkpoints.
 
-    #: The agent's pydantic settings model.
+    ``Agent[C]`` is an agent whose settings are the pydantic model ``C`` (its :attr:`Config`): ``self.config``
+    is a ``C``. An agent reads the env through :meth:`contract` only: ``env.unwrapped`` typed as one of the
+    protocols of :mod:`rl_suite.contracts`.
+    """
+
+    #: The agent's pydantic settings model (the ``C`` of ``Agent[C]``).
     Config: ClassVar[type[AgentConfig]] = AgentConfig
+    #: The contract of :mod:`rl_suite.contracts` the agent is written for (any one of a tuple), or ``None``
+    #: when it reads nothing from the env. The registry derives the env families the agent supports from it.
+    requires: ClassVar[Requirement] = None
     #: learn(n) takes exactly n env steps. An agent that cannot (SB3 finishes its rollout) sets this False
     #: and honours the callback instead: ``learn`` returns right after the step on which the callback
     #: returned ``False``, with :attr:`num_timesteps` counting exactly the steps taken.
     exact_budget: ClassVar[bool] = True
 
+    config: ConfigT
+
     def __init__(
         self,
         env: gym.Env | gym.vector.VectorEnv,
-        config: AgentConfig | dict[str, Any] | None = None,
+        config: ConfigT | Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         self.env = env
@@ -106,15 +135,33 @@ class Agent(ABC):
         self.num_timesteps = 0
 
     @classmethod
-    def make_config(cls, config: AgentConfig | dict[str, Any] | None) -> AgentConfig:
-        """Validate ``config`` against :attr:`Config` (a dict, an instance, or ``None`` for defaults)."""
+    def make_config(cls, config: AgentConfig | Mapping[str, Any] | None) -> ConfigT:
+        """The agent's settings from an instance of :attr:`Config`, a mapping, or ``None`` (the defaults).
+
+        An instance is used as it is: it was validated when it was made (e.g. by
+        :func:`rl_suite.config.resolve`, once for a whole run); a mapping is validated against :attr:`Config`.
+        """
         if config is None:
-            return cls.Config()
+            return cast(ConfigT, cls.Config())
         if isinstance(config, cls.Config):
-            return config
+            return cast(ConfigT, config)
         if isinstance(config, BaseModel):
             config = config.model_dump()
-        return cls.Config.model_validate(config)
+        return cast(ConfigT, cls.Config.model_validate(config))
+
+    def contract(self, protocol: Contract[P], setting: str | None = None, hint: str | None = None) -> P:
+        """The env typed as ``protocol`` (:func:`rl_suite.contracts.view`), the one way agents read it.
+
+        ``env.unwrapped`` through any wrappers; on a vector env the sub-envs' common value of each member, or
+        an ``(R,)`` array when they differ. An env without every member of ``protocol`` is one
+        :class:`UserError` line naming what it lacks and the envs that provide it (and ``setting``, the
+        setting that made the read necessary, with ``hint``, what to do instead).
+        """
+        return contracts.view(self.env, protocol, type(self).__name__, setting, hint)
+
+    def find_contract(self, protocol: Contract[P]) -> P | None:
+        """The env typed as ``protocol`` when it provides every member, else ``None`` (optional reads)."""
+        return contracts.find(self.env, protocol)
 
     @abstractmethod
     def learn(self: SelfAgent, total_steps: int, callback: Callback | None = None) -> SelfAgent:
@@ -148,34 +195,35 @@ class Agent(ABC):
         return [Path(path)]
 
 
-class BanditAgent(Agent):
-    """A bandit agent as two array programs, ``_select`` and ``_update``, over a leading batch axis.
+class ArrayAgent(Agent[ConfigT]):
+    """An agent whose whole state is named numpy arrays, saved to one sealed ``.npz`` file.
 
-    Subclasses implement :meth:`_init_state`, :meth:`_select` and :meth:`_update`, and list the names of
-    their state arrays in :attr:`state_keys` (saved and restored by :meth:`save` / :meth:`load`).
-    Observations reach them with the batch axis first: ``(R, K, d)`` arm features for linear bandits,
-    ``(R,)`` for the context-free multi-armed bandit.
+    The base of both loops, :class:`BanditLoop` (a batch of bandit streams) and :class:`EpisodicAgent` (one
+    episode stream): the spaces, the stream count, the agent's own generator, tie-breaking and checkpoints.
+    Subclasses implement :meth:`_init_state` and list the names of their state arrays in
+    :attr:`state_keys` (saved and restored by :meth:`save` / :meth:`load`).
     """
 
-    #: Attribute names of the numpy state arrays (each with leading axis R). An agent whose state depends
-    #: on its config may set its own tuple on the instance in :meth:`_init_state` (``load`` reads the
-    #: instance's).
+    #: Attribute names of the numpy state arrays. An agent whose state depends on its config may set its own
+    #: tuple on the instance in :meth:`_init_state` (``load`` reads the instance's).
     state_keys: tuple[str, ...] = ()
 
     def __init__(
         self,
         env: gym.Env | gym.vector.VectorEnv,
-        config: AgentConfig | dict[str, Any] | None = None,
+        config: ConfigT | Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(env, config, seed)
-        self.is_vector = isinstance(env, gym.vector.VectorEnv)
-        self.num_envs = int(env.num_envs) if self.is_vector else 1
-        space = env.single_action_space if self.is_vector else env.action_space
-        #: ``"discrete"`` (an arm), ``"simplex"`` (a policy over arms) or ``"scaled"`` (direction, scale).
-        self.action_kind = action_kind(space, type(self).__name__)
-        self.n_arms = arm_count(space, self.action_kind)
-        obs_space = env.single_observation_space if self.is_vector else env.observation_space
+        if isinstance(env, gym.vector.VectorEnv):
+            self.is_vector, self.num_envs = True, int(env.num_envs)
+            action_space, obs_space = env.single_action_space, env.single_observation_space
+        else:
+            self.is_vector, self.num_envs = False, 1
+            action_space, obs_space = env.action_space, env.observation_space
+        #: The action and observation spaces of one stream (a vector env's ``single_*`` spaces).
+        self.action_space = action_space
+        self.n_arms = self._count_actions(action_space)
         self.observation_space = obs_space
         self.obs_shape: tuple[int, ...] = tuple(obs_space.shape or ())
         self.rng = _rng_for(self.seed)
@@ -183,44 +231,13 @@ class BanditAgent(Agent):
         self._last_obs: np.ndarray | None = None
         self._init_state()
 
-    # ------------------------------------------------------------------ the algorithm (subclasses)
+    @abstractmethod
+    def _count_actions(self, space: gym.Space[Any]) -> int:
+        """Check the action space (of one sub-env) and return the number of arms or actions in it."""
+
     @abstractmethod
     def _init_state(self) -> None:
-        """Allocate the state arrays, each with leading axis ``self.num_envs``."""
-
-    @abstractmethod
-    def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        """Choose one arm per stream: ``obs`` has shape ``(R, *obs_shape)``; return ints of shape ``(R,)``."""
-
-    @abstractmethod
-    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        """Learn from one round of every stream: ``(R, *obs_shape)``, ``(R,)`` ints, ``(R,)`` floats."""
-
-    def _to_env(self, actions: Any, batched: bool) -> Any:
-        """Turn what :meth:`_select` returned for R streams into env actions.
-
-        An arm becomes itself on a ``Discrete`` space, its one-hot policy on a policy (simplex) space and
-        ``(arm, 1.0)`` — the full-scale direction — on a star-convex ``(direction, scale)`` space: an
-        unconstrained agent plays pure actions and ignores costs. ``batched=False`` gives the single env's
-        action of stream 0, ``True`` the vector env's batch.
-        """
-        kind = self.action_kind
-        if kind == "discrete":
-            return actions if batched else int(actions[0])
-        if kind == "simplex":
-            onehot = np.zeros((actions.shape[0], self.n_arms))
-            onehot[np.arange(actions.shape[0]), actions] = 1.0
-            return onehot if batched else onehot[0]
-        if batched:
-            return (actions, np.ones(actions.shape[0]))
-        return (int(actions[0]), np.ones(1))
-
-    def _feedback(self, obs: np.ndarray, actions: Any, rewards: np.ndarray, info: dict[str, Any]) -> None:
-        """Learn from one round; ``info`` is the env's (scalars for a single env, ``(R,)`` arrays batched).
-
-        The default passes the reward to :meth:`_update`; agents that learn from costs override it.
-        """
-        self._update(obs, actions, rewards)
+        """Allocate the state arrays."""
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _argmax(self, scores: np.ndarray, tie_breaking: str = "random") -> np.ndarray:
@@ -247,6 +264,126 @@ class BanditAgent(Agent):
         u = self.rng.random((p.shape[0], 1))
         return np.minimum((np.cumsum(p, axis=1) < u).sum(axis=1), p.shape[1] - 1)
 
+    def _shape_error(self, arr: np.ndarray) -> UserError:
+        """The one-line error for an observation that is neither one observation nor one per stream."""
+        batch = (self.num_envs, *self.obs_shape)
+        single = f"{self.obs_shape} or " if self.num_envs == 1 else ""
+        return UserError(
+            f"observation of shape {arr.shape} does not fit {type(self).__name__}: expected {single}{batch}"
+            + (f" (one observation per stream of its {self.num_envs})" if self.num_envs > 1 else "")
+        )
+
+    # ------------------------------------------------------------------ checkpoints
+    def save(self, path: str | Path) -> None:
+        """Write config, counters, RNG state and every state array to one sealed ``.npz`` file."""
+        buf = io.BytesIO()
+        self.write(buf)
+        write_sealed(path, buf.getvalue())
+
+    def write(self, fh: BinaryIO) -> None:
+        """Write the ``.npz`` archive :meth:`save` seals to an open binary file (no pickled objects)."""
+        meta = {
+            "format": FORMAT,
+            "class": class_id(type(self)),
+            "config": self.config.model_dump(mode="json"),
+            "seed": self.seed,
+            "num_envs": self.num_envs,
+            "num_timesteps": self.num_timesteps,
+            "rng_state": self.rng.bit_generator.state,
+            "has_last_obs": self._last_obs is not None,
+        }
+        extra = self._extra_arrays()  # first: it may settle state (e.g. flush buffered transitions)
+        arrays = {k: np.asarray(getattr(self, k)) for k in self.state_keys}
+        arrays.update(extra)
+        if self._last_obs is not None:
+            arrays["_last_obs"] = np.asarray(self._last_obs)
+        np.savez(fh, __meta__=np.array(json.dumps(meta)), allow_pickle=False, **arrays)
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        """More arrays for :meth:`save` beyond :attr:`state_keys` (e.g. a wrapped agent); none by default."""
+        return {}
+
+    def _load_extra_arrays(self, data: Any) -> None:
+        """Restore what :meth:`_extra_arrays` saved, from the open ``.npz`` file."""
+
+    @classmethod
+    def load(cls: type[SelfArray], path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> SelfArray:
+        """Rebuild an agent written by :meth:`save` on ``env`` (which must have the same shapes)."""
+        with reading(path):
+            with open_npz(read_sealed(path)) as data:
+                return cls.from_npz(data, env, where=str(path))
+
+    @classmethod
+    def from_npz(
+        cls: type[SelfArray], data: Any, env: gym.Env | gym.vector.VectorEnv, where: str = "the file"
+    ) -> SelfArray:
+        """Rebuild an agent from the open ``.npz`` data that :meth:`write` produced.
+
+        Call it inside :func:`~rl_suite.agents.checkpoint.reading` (as :meth:`load` does) so that a damaged
+        archive is a one-line error.
+        """
+        if "__meta__" not in data.files:
+            raise CheckpointError(f"{where}: not an rl_suite agent archive (it has no __meta__ entry)")
+        meta = check_meta(json.loads(str(data["__meta__"])), cls, where)
+        agent = cls(env, meta["config"], seed=int(meta["seed"]))
+        if agent.num_envs != meta["num_envs"]:
+            raise UserError(
+                f"{where} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"
+            )
+        for key in agent.state_keys:
+            setattr(agent, key, data[key].copy())
+        agent._load_extra_arrays(data)
+        if meta["has_last_obs"]:
+            agent._last_obs = data["_last_obs"].copy()
+        agent.num_timesteps = int(meta["num_timesteps"])
+        agent.rng.bit_generator.state = meta["rng_state"]
+        return agent
+
+
+class BanditLoop(ArrayAgent[ConfigT]):
+    """The batched bandit loop: ``_select`` then ``_feedback`` over a leading batch axis of R streams.
+
+    Subclasses implement :meth:`_init_state` (each state array with leading axis ``self.num_envs``),
+    :meth:`_select` and :meth:`_feedback` — or, through :class:`BanditAgent`, ``_update`` on rewards and,
+    through :class:`ConstrainedBanditAgent`, ``_learn`` on rewards and costs. Observations reach them with the
+    batch axis first: ``(R, K, d)`` arm features for linear bandits, ``(R,)`` for the context-free
+    multi-armed bandit.
+    """
+
+    def _count_actions(self, space: gym.Space[Any]) -> int:
+        #: ``"discrete"`` (an arm), ``"simplex"`` (a policy over arms) or ``"scaled"`` (direction, scale).
+        self.action_kind = action_kind(space, type(self).__name__)
+        return arm_count(space, self.action_kind)
+
+    # ------------------------------------------------------------------ the algorithm (subclasses)
+    @abstractmethod
+    def _select(self, obs: np.ndarray, deterministic: bool = False) -> Any:
+        """Choose one arm per stream: ``obs`` has shape ``(R, *obs_shape)``; return ints of shape ``(R,)``."""
+
+    @abstractmethod
+    def _feedback(self, obs: np.ndarray, actions: Any, rewards: np.ndarray, info: dict[str, Any]) -> None:
+        """Learn from one round; ``info`` is the env's (scalars for a single env, ``(R,)`` arrays batched)."""
+
+    def _to_env(self, actions: Any, batched: bool) -> Any:
+        """Turn what :meth:`_select` returned for R streams into env actions.
+
+        An arm becomes itself on a ``Discrete`` space, its one-hot policy on a policy (simplex) space and
+        ``(arm, 1.0)`` — the full-scale direction — on a star-convex ``(direction, scale)`` space: an
+        unconstrained agent plays pure actions and ignores costs. ``batched=False`` gives the single env's
+        action of stream 0, ``True`` the vector env's batch.
+        """
+        kind = self.action_kind
+        if kind == "discrete":
+            return actions if batched else int(actions[0])
+        if kind == "simplex":
+            onehot = np.zeros((actions.shape[0], self.n_arms))
+            onehot[np.arange(actions.shape[0]), actions] = 1.0
+            return onehot if batched else onehot[0]
+        if batched:
+            return (actions, np.ones(actions.shape[0]))
+        return (int(actions[0]), np.ones(1))
+
+    # ------------------------------------------------------------------ helpers for subclasses
     def _arm_index(self, actions: np.ndarray) -> tuple[Any, Any]:
         """Index ``(streams, arms)`` of each stream's chosen arm into ``(R, K, ...)`` state arrays.
 
@@ -259,26 +396,6 @@ class BanditAgent(Agent):
         if self.num_envs == 1:
             return (0, actions[0])
         return (self._rows, actions)
-
-    def _env_attr(self, name: str) -> Any:
-        """Attribute ``name`` of the underlying env, or ``None`` if it has none.
-
-        Read from ``env.unwrapped`` (through any wrappers, e.g. the regret recorder); for a vector env
-        without the attribute, from its sub-envs (``get_attr``): their common value, or an ``(R,)`` array
-        when they differ.
-        """
-        base = self.env.unwrapped
-        if hasattr(base, name):
-            return getattr(base, name)
-        if self.is_vector and hasattr(base, "get_attr"):
-            try:
-                values = tuple(base.get_attr(name))
-            except AttributeError:
-                return None
-            if all(np.array_equal(v, values[0]) for v in values):
-                return values[0]
-            return np.asarray(values)
-        return None
 
     def _arm_feature_dim(self) -> int:
         """``d`` of ``(K, d)`` arm-feature observations; a one-line :class:`UserError` on any other env."""
@@ -294,7 +411,8 @@ class BanditAgent(Agent):
     def _require_context_free(self) -> None:
         """A one-line :class:`UserError` unless observations carry no context (a ``Discrete(1)`` space)."""
         space = self.observation_space
-        if self._env_attr("context_is_side_information"):
+        tuning = self.find_contract(SolverTuning)
+        if tuning is not None and tuning.context_is_side_information:
             return  # the env's context may be ignored (e.g. the solver-tuning envs)
         if not (isinstance(space, gym.spaces.Discrete) and space.n == 1):
             raise UserError(
@@ -303,22 +421,28 @@ class BanditAgent(Agent):
                 "for arm features use linucb, oful, lin-ts or epsilon-greedy"
             )
 
-    def _env_bound(self, value: float | str, attr: str, field: str) -> np.ndarray:
-        """A per-stream ``(R,)`` constant: ``value``, or for ``"auto"`` the env's ``env.unwrapped.<attr>``."""
-        if value == "auto":
-            value = self._env_attr(attr)
-            if value is None:
-                raise UserError(
-                    f"{type(self).__name__}: {field}='auto' reads env.unwrapped.{attr}, which this env does "
-                    f"not provide; set {field} to a number"
-                )
+    def _streams(self, value: Any) -> np.ndarray:
+        """A per-stream ``(R,)`` float constant from one value (or from one value per stream)."""
         return np.broadcast_to(np.asarray(value, dtype=np.float64), (self.num_envs,)).copy()
 
+    def _auto(
+        self, setting: float | str, field: str, protocol: Contract[P], read: Callable[[P], Any]
+    ) -> np.ndarray:
+        """The per-stream ``(R,)`` value of a numeric setting: itself, or for ``"auto"`` the env's.
+
+        ``read`` takes the value from the env typed as ``protocol``, e.g. ``self._auto(cfg.R, "R",
+        StochasticBandit, lambda env: env.noise_sd_bound)``; an env without it is a one-line error naming
+        ``field``.
+        """
+        if setting == "auto":
+            return self._streams(read(self.contract(protocol, f"{field}='auto'", f"set {field} to a number")))
+        return self._streams(setting)
+
     def _linear_model(self, model: str) -> str:
-        """Resolve a ``model`` setting; ``"auto"`` reads ``env.unwrapped.model`` (disjoint or shared)."""
+        """Resolve a ``model`` setting; ``"auto"`` reads the env's :class:`LinearBanditModel` ``model``."""
         if model != "auto":
             return model
-        found = self._env_attr("model")
+        found = self.contract(LinearBanditModel, "model='auto'", "set model explicitly").model
         if found not in ("disjoint", "shared"):
             raise UserError(
                 f"{type(self).__name__}: model='auto' needs an env that says its model "
@@ -327,7 +451,7 @@ class BanditAgent(Agent):
         return str(found)
 
     # ------------------------------------------------------------------ SB3-shaped API
-    def learn(self, total_steps: int, callback: Callback | None = None) -> BanditAgent:
+    def learn(self: SelfLoop, total_steps: int, callback: Callback | None = None) -> SelfLoop:
         """Play ``total_steps`` more rounds (per stream), updating after each."""
         if total_steps < 0:
             raise UserError(f"total_steps must be >= 0, got {total_steps}")
@@ -366,80 +490,31 @@ class BanditAgent(Agent):
         arr = np.asarray(obs)
         if arr.shape == self.obs_shape and self.num_envs == 1:
             return self._to_env(self._select(arr[None], deterministic=deterministic), False)
-        batch = (self.num_envs, *self.obs_shape)
-        if arr.shape == batch:
+        if arr.shape == (self.num_envs, *self.obs_shape):
             return self._to_env(self._select(arr, deterministic=deterministic), True)
-        single = f"{self.obs_shape} or " if self.num_envs == 1 else ""
-        raise UserError(
-            f"observation of shape {arr.shape} does not fit {type(self).__name__}: expected {single}{batch}"
-            + (f" (one observation per stream of its {self.num_envs})" if self.num_envs > 1 else "")
-        )
-
-    def save(self, path: str | Path) -> None:
-        """Write config, counters, RNG state and every state array to one sealed ``.npz`` file."""
-        buf = io.BytesIO()
-        self.write(buf)
-        write_sealed(path, buf.getvalue())
-
-    def write(self, fh: BinaryIO) -> None:
-        """Write the ``.npz`` archive :meth:`save` seals to an open binary file (no pickled objects)."""
-        meta = {
-            "format": FORMAT,
-            "class": class_id(type(self)),
-            "config": self.config.model_dump(mode="json"),
-            "seed": self.seed,
-            "num_envs": self.num_envs,
-            "num_timesteps": self.num_timesteps,
-            "rng_state": self.rng.bit_generator.state,
-            "has_last_obs": self._last_obs is not None,
-        }
-        extra = self._extra_arrays()  # first: it may settle state (e.g. flush buffered transitions)
-        arrays = {k: np.asarray(getattr(self, k)) for k in self.state_keys}
-        arrays.update(extra)
-        if self._last_obs is not None:
-            arrays["_last_obs"] = np.asarray(self._last_obs)
-        np.savez(fh, __meta__=np.array(json.dumps(meta)), allow_pickle=False, **arrays)
-
-    def _extra_arrays(self) -> dict[str, np.ndarray]:
-        """More arrays for :meth:`save` beyond :attr:`state_keys` (e.g. a wrapped agent); none by default."""
-        return {}
-
-    def _load_extra_arrays(self, data: Any) -> None:
-        """Restore what :meth:`_extra_arrays` saved, from the open ``.npz`` file."""
-
-    @classmethod
-    def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> BanditAgent:
-        """Rebuild an agent written by :meth:`save` on ``env`` (which must have the same shapes)."""
-        with reading(path):
-            with open_npz(read_sealed(path)) as data:
-                return cls.from_npz(data, env, where=str(path))
-
-    @classmethod
-    def from_npz(cls, data: Any, env: gym.Env | gym.vector.VectorEnv, where: str = "the file") -> BanditAgent:
-        """Rebuild an agent from the open ``.npz`` data that :meth:`write` produced.
-
-        Call it inside :func:`~rl_suite.agents.checkpoint.reading` (as :meth:`load` does) so that a damaged
-        archive is a one-line error.
-        """
-        if "__meta__" not in data.files:
-            raise CheckpointError(f"{where}: not an rl_suite agent archive (it has no __meta__ entry)")
-        meta = check_meta(json.loads(str(data["__meta__"])), cls, where)
-        agent = cls(env, meta["config"], seed=int(meta["seed"]))
-        if agent.num_envs != meta["num_envs"]:
-            raise UserError(
-                f"{where} holds {meta['num_envs']} streams but the env has {agent.num_envs} sub-envs"
-            )
-        for key in agent.state_keys:
-            setattr(agent, key, data[key].copy())
-        agent._load_extra_arrays(data)
-        if meta["has_last_obs"]:
-            agent._last_obs = data["_last_obs"].copy()
-        agent.num_timesteps = int(meta["num_timesteps"])
-        agent.rng.bit_generator.state = meta["rng_state"]
-        return agent
+        raise self._shape_error(arr)
 
 
-class ConstrainedBanditAgent(BanditAgent):
+class BanditAgent(BanditLoop[ConfigT]):
+    """A bandit agent learning from rewards: two array programs, ``_select`` and ``_update``.
+
+    Subclasses implement :meth:`_init_state`, :meth:`_select` and :meth:`_update`.
+    """
+
+    @abstractmethod
+    def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
+        """Choose one arm per stream: ``obs`` has shape ``(R, *obs_shape)``; return ints of shape ``(R,)``."""
+
+    @abstractmethod
+    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
+        """Learn from one round of every stream: ``(R, *obs_shape)``, ``(R,)`` ints, ``(R,)`` floats."""
+
+    def _feedback(self, obs: np.ndarray, actions: Any, rewards: np.ndarray, info: dict[str, Any]) -> None:
+        """Learn from the round's rewards (:meth:`_update`); the rest of ``info`` is not used."""
+        self._update(obs, actions, rewards)
+
+
+class ConstrainedBanditAgent(BanditLoop[ConfigT]):
     """A bandit agent that learns from costs as well: for the stage-wise constrained envs.
 
     The env reports the arm it sampled (``info["arm"]``: from the policy played, or the direction) and the
@@ -448,16 +523,12 @@ class ConstrainedBanditAgent(BanditAgent):
     directions and ``(R,)`` scales on a star-convex one.
     """
 
+    requires: ClassVar[Requirement] = StagewiseConstrained
+
     def _constraint(self) -> tuple[np.ndarray, np.ndarray]:
         """``(R,)`` threshold τ and known safe cost c₀ of the env, or a one-line :class:`UserError`."""
-        if self._env_attr("tau") is None:
-            raise UserError(
-                f"{type(self).__name__} needs a stage-wise constrained env (one with env.unwrapped.tau), "
-                f"got {self.env.unwrapped}; see `rl-suite envs` for the constrained families"
-            )
-        tau = self._env_bound("auto", "tau", "tau")
-        safe = self._env_bound("auto", "safe_cost", "safe_cost")
-        return tau, safe
+        env = self.contract(StagewiseConstrained)
+        return self._streams(env.tau), self._streams(env.safe_cost)
 
     def _reward_inflation(self, alpha_r: float | str) -> np.ndarray:
         """``(R,)`` reward-radius multiplier α_r of every stream (needs :meth:`_constraint`'s τ and c₀)."""
@@ -475,9 +546,6 @@ class ConstrainedBanditAgent(BanditAgent):
         costs = np.atleast_1d(np.asarray(info["cost"], dtype=np.float64))
         self._learn(obs, actions, arms, rewards, costs)
 
-    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        raise TypeError(f"{type(self).__name__} learns from rewards and costs: the loop calls _learn")
-
     @abstractmethod
     def _learn(
         self, obs: np.ndarray, actions: Any, arms: np.ndarray, rewards: np.ndarray, costs: np.ndarray
@@ -485,17 +553,23 @@ class ConstrainedBanditAgent(BanditAgent):
         """Learn from one round: ``actions`` as selected, the ``(R,)`` arms played, rewards and costs."""
 
 
-class EpisodicAgent(BanditAgent):
+class EpisodicAgent(ArrayAgent[ConfigT]):
     """A finite-horizon episodic agent on one env: acts with the step index h, learns from transitions.
 
-    Subclasses implement :meth:`_act` (the action for an observation at step h) and :meth:`_transition`
-    (learn from ``(s, a, r, s')`` at step h; ``done`` ends the episode, where planning agents re-plan),
-    and keep ``episodes`` and ``step_h`` among their :attr:`state_keys` so that a checkpoint taken in the
-    middle of an episode resumes at the right step.
+    Subclasses implement :meth:`_init_state` (calling :meth:`_init_counters` first), :meth:`_act` (the
+    action for an observation at step h) and :meth:`_transition` (learn from ``(s, a, r, s')`` at step h;
+    ``done`` ends the episode, where planning agents re-plan), and keep ``episodes`` and ``step_h`` among
+    their :attr:`state_keys` so that a checkpoint taken in the middle of an episode resumes at the right
+    step.
     """
 
     episodes: np.ndarray
     step_h: np.ndarray
+
+    def _count_actions(self, space: gym.Space[Any]) -> int:
+        if not isinstance(space, gym.spaces.Discrete):
+            raise UserError(f"{type(self).__name__} needs Discrete(A) actions, got {space}")
+        return int(space.n)
 
     def _init_counters(self) -> None:
         if self.is_vector:
@@ -513,13 +587,7 @@ class EpisodicAgent(BanditAgent):
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         """Learn from one transition taken at step ``h``; ``done`` is the episode's last step."""
 
-    def _select(self, obs: np.ndarray, deterministic: bool = False) -> np.ndarray:
-        return np.array([self._act(obs[0], int(self.step_h[0]), deterministic)])
-
-    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        raise TypeError(f"{type(self).__name__} learns from transitions: its loop calls _transition")
-
-    def learn(self, total_steps: int, callback: Callback | None = None) -> EpisodicAgent:
+    def learn(self: SelfEpisodic, total_steps: int, callback: Callback | None = None) -> SelfEpisodic:
         """Play ``total_steps`` more steps, episode after episode (continuing where the last call stopped)."""
         if total_steps < 0:
             raise UserError(f"total_steps must be >= 0, got {total_steps}")
@@ -540,3 +608,13 @@ class EpisodicAgent(BanditAgent):
                 break
         self._last_obs = np.asarray(obs)
         return self
+
+    def predict(self, obs: Any, deterministic: bool = True) -> Any:
+        """The action for one observation at the current step (an int), or ``(1,)`` for a batch of one."""
+        arr = np.asarray(obs)
+        h = int(self.step_h[0])
+        if arr.shape == self.obs_shape:
+            return int(self._act(arr, h, deterministic))
+        if arr.shape == (1, *self.obs_shape):
+            return np.array([self._act(arr[0], h, deterministic)])
+        raise self._shape_error(arr)

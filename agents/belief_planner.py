@@ -1,11 +1,11 @@
 """The belief-space planner: the optimal policy of a POMDP computed from its true model (the reference).
 
 Finite horizon: the exact belief tree of the env's model (Kaelbling, Littman & Cassandra 1998), solved once
-with :func:`~rl_suite.envs.pomdp.solvers.belief_tree_plan`; the agent walks the tree by node index
+with :func:`~rl_suite.exact.pomdp.belief_tree_plan`; the agent walks the tree by node index
 (``root[o_0]``, then ``child[h][node, a, o]``), so its policy is exactly the optimal one — no belief
 arithmetic, no rounding. Its expected regret is 0.
 
-Discounted (infinite-horizon) form: the env's PBVI α-vectors (Pineau, Gordon & Thrun 2003; spec §4.3),
+Discounted (infinite-horizon) form: the env's PBVI α-vectors (Pineau, Gordon & Thrun, IJCAI 2003),
 acting with the action of the best α-vector at the exact Bayes-filtered belief. Its regret is then the
 PBVI policy's gap, at most the PBVI–QMDP bracket that ``rl-suite solve`` prints.
 
@@ -24,8 +24,9 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
-from rl_suite.envs.pomdp import solvers
+from rl_suite.contracts import TabularPOMDP
 from rl_suite.errors import UserError
+from rl_suite.exact import pomdp
 
 
 class BeliefPlannerConfig(AgentConfig):
@@ -37,18 +38,7 @@ class BeliefPlannerConfig(AgentConfig):
     """Evaluate the policy exactly once and record its pseudo-regret for every episode."""
 
 
-def pomdp_env(env: Any, agent: str) -> Any:
-    """The :class:`~rl_suite.envs.pomdp._core.TabularPOMDPEnv` under ``env``, or a one-line UserError."""
-    base = env.unwrapped
-    if not isinstance(getattr(base, "pomdp", None), solvers.POMDPModel):
-        raise UserError(
-            f"{agent} needs a tabular POMDP env (one with env.unwrapped.pomdp, e.g. rl_suite/Tiger-v0), "
-            f"got {type(base).__name__}"
-        )
-    return base
-
-
-class BeliefPlanner(EpisodicAgent):
+class BeliefPlanner(EpisodicAgent[BeliefPlannerConfig]):
     """Plays the optimal policy of the env's true model: belief tree (finite H) or PBVI α-vectors.
 
     References: Kaelbling, Littman & Cassandra, "Planning and acting in partially observable stochastic
@@ -57,17 +47,17 @@ class BeliefPlanner(EpisodicAgent):
     """
 
     Config = BeliefPlannerConfig
-    config: BeliefPlannerConfig
+    requires = TabularPOMDP
 
     def _init_state(self) -> None:
         self._init_counters()
-        self.pomdp_env = pomdp_env(self.env, "belief-planner")
+        self.pomdp_env = self.contract(TabularPOMDP)
         m = self.pomdp_env.pomdp
-        self.plan: solvers.BeliefTreePlan | None = None
-        self.pbvi: solvers.PBVIResult | None = None
+        self.plan: pomdp.BeliefTreePlan | None = None
+        self.pbvi: pomdp.PBVIResult | None = None
         if m.horizon is not None:
             try:
-                self.plan = solvers.belief_tree_plan(m, self.config.max_beliefs)
+                self.plan = pomdp.belief_tree_plan(m, self.config.max_beliefs)
             except ValueError as err:
                 raise UserError(
                     f"belief-planner: {err}; raise max_beliefs or use a shorter horizon"

@@ -18,6 +18,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
+from rl_suite.contracts import RewardNoiseModel
 from rl_suite.errors import UserError
 
 
@@ -33,7 +34,7 @@ class BernoulliTSConfig(AgentConfig):
     random or the lowest index."""
 
 
-class BernoulliTS(BanditAgent):
+class BernoulliTS(BanditAgent[BernoulliTSConfig]):
     """Bernoulli Thompson sampling with Beta priors.
 
     References: Thompson, Biometrika 25, 1933; Agrawal & Goyal, "Analysis of Thompson Sampling for the
@@ -44,15 +45,15 @@ class BernoulliTS(BanditAgent):
     """
 
     Config = BernoulliTSConfig
-    config: BernoulliTSConfig
+    requires = RewardNoiseModel
     state_keys = ("alpha", "beta")
 
     def _init_state(self) -> None:
         self._require_context_free()
-        noise = self._env_attr("reward_noise")
-        if noise is not None and noise != "bernoulli":
+        law = self.find_contract(RewardNoiseModel)
+        if law is not None and law.reward_noise != "bernoulli":
             raise UserError(
-                f"bernoulli-ts needs Bernoulli rewards (reward_noise='bernoulli'), got {noise!r}; "
+                f"bernoulli-ts needs Bernoulli rewards (reward_noise='bernoulli'), got {law.reward_noise!r}; "
                 "use ucb1 or epsilon-greedy"
             )
         shape = (self.num_envs, self.n_arms)

@@ -1,8 +1,8 @@
 """BRIEE-lite: learn a latent decoder per step of a block MDP, and run LSVI-UCB on the decoded states.
 
 Zhang, Song, Uehara, Wang, Agarwal & Sun, "Efficient Reinforcement Learning in Block MDPs: A Model-free
-Representation Learning Approach" (BRIEE), ICML 2022, in the reduced form of the mdps spec §3.3 for a
-2-core CPU. What is implemented:
+Representation Learning Approach" (BRIEE), ICML 2022, reduced by rl_suite to run on a 2-core CPU. What is
+implemented:
 
 * **Features.** Per step h a decoder ``q_h(z | x) = softmax(W_h x)`` over ``n_latent`` slots (an upper
   bound on the latent states per step: 3 on the combination lock) — BRIEE's encoder, a bias-free linear
@@ -11,7 +11,7 @@ Representation Learning Approach" (BRIEE), ICML 2022, in the reduced form of the
   ``F = [f_1(x'), …, f_m(x')]`` minimise over W_h the closed-form ridge residual
   ``min_B ‖F − Φ B‖² + λ‖B‖²`` (:func:`ridge_residual`, :func:`fit_decoder`, Adam). The test functions are
   a fixed bank of random tanh features ``f(x') = tanh(G x' + c)`` (:func:`discriminator_targets`): this is
-  the non-adversarial first stage of BRIEE's min-max — the spec's ablation — where BRIEE instead trains
+  the non-adversarial first stage of BRIEE's min-max — an ablation of ours — where BRIEE instead trains
   each new f to be fittable by a free feature φ̃ but not by φ. It keeps the loss a smooth minimisation.
   Two additions of ours: a small entropy penalty ``sharpness·H(q)`` (the objective is indifferent to how
   a latent state's samples whose action carries no information are assigned, so without it a slot's
@@ -48,6 +48,7 @@ from pydantic import Field
 from rl_suite.agents.base import AgentConfig
 from rl_suite.agents.kernels import sherman_morrison
 from rl_suite.agents.lsvi_ucb import LSVIUCB
+from rl_suite.contracts import BlockMDPDecoder
 from rl_suite.errors import UserError
 
 
@@ -222,7 +223,7 @@ class BRIEELite(LSVIUCB):
     """BRIEE-lite: per-step softmax decoders learned from forward prediction, LSVI-UCB on decoded states.
 
     Reference: Zhang et al., "Efficient Reinforcement Learning in Block MDPs: A Model-free Representation
-    Learning Approach", ICML 2022 (non-adversarial reduction of its min-max, mdps spec §3.3).
+    Learning Approach", ICML 2022 (non-adversarial reduction of its min-max).
 
     Needs an episodic env with vector observations ``Box(D,)`` and ``env.unwrapped.horizon`` (a block MDP
     such as ``rl_suite/DiabolicalCombLock-v0``). One stream (a single env).
@@ -230,17 +231,18 @@ class BRIEELite(LSVIUCB):
 
     Config = BRIEELiteConfig
     config: BRIEELiteConfig  # type: ignore[assignment]
+    requires = BlockMDPDecoder
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        H = self._env_attr("horizon")
-        if H is None or not isinstance(self.observation_space, gym.spaces.Box) or len(self.obs_shape) != 1:
+        if not isinstance(self.observation_space, gym.spaces.Box) or len(self.obs_shape) != 1:
             raise UserError(
                 "BRIEE-lite needs an episodic block MDP with vector observations Box(D,) and "
                 f"env.unwrapped.horizon (e.g. rl_suite/DiabolicalCombLock-v0), got {self.observation_space}"
             )
-        from rl_suite.devices import resolve_device
+        H = self.contract(BlockMDPDecoder).horizon
+        from rl_suite.devices import resolve_device  # imports torch: kept lazy like torch in this module
 
         self.device = resolve_device(cfg.device)
         self.H, self.S, self.A, self.D = int(H), cfg.n_latent, self.n_arms, int(self.obs_shape[0])
@@ -373,7 +375,7 @@ class BRIEELite(LSVIUCB):
         if not deterministic and e >= 0 and h in (e, e + 1):
             return int(self.rng.integers(self.A))
         z = int(self.decode(h, np.asarray(obs)))
-        return int(self._argmax(self.Q[h, z][None], "random")[0])
+        return int(self._argmax(self.Q[h, z][None], "first" if deterministic else "random")[0])
 
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: keep the raw transition; update LSVI-UCB online on the current decoding.
@@ -411,7 +413,7 @@ class BRIEELite(LSVIUCB):
         A diagnostic (needs ``env.unwrapped.decode``, e.g. the Hadamard lock); ``None`` when the env has no
         decoder. Steps without stored observations report 1.
         """
-        oracle = self._env_attr("decode")
+        oracle = self.find_contract(BlockMDPDecoder)
         if oracle is None:
             return None
         self._flush()
@@ -420,7 +422,7 @@ class BRIEELite(LSVIUCB):
             sel = np.flatnonzero(self.data_h == h)[-self.config.buffer :]
             if sel.size:
                 try:
-                    true = np.asarray(oracle(self.data_x[sel]))
+                    true = np.asarray(oracle.decode(self.data_x[sel]))
                 except UserError:
                     return None
                 out[h] = partition_purity(self.decode(h, self.data_x[sel]), true)

@@ -1,7 +1,7 @@
 """ChebCB: contextual bandit with Chebyshev-feature regression of each arm's cost and inverse-gap weighting.
 
 Khodak, Chow, Balcan & Talwalkar, "Learning to Relax" (ICLR 2024), the learner that tracks the
-instance-optimal ω (bandit spec §7.3): the context is a scalar ``c ∈ [a, b]`` (the diagonal shift, the
+instance-optimal ω (``learners/ChebCB.m``): the context is a scalar ``c ∈ [a, b]`` (the diagonal shift, the
 diffusion coefficient); each arm's loss is modelled as a polynomial in ``c``, ``ℓ_i(c) ≈ θ_iᵀφ(c)`` with
 Chebyshev features ``φ(c) = (T_0, …, T_{m−1})(2(c − a)/(b − a) − 1)``, fitted by ridge regression on the
 rounds the arm was played; actions are drawn by SquareCB's inverse-gap weighting (Foster & Rakhlin 2020)
@@ -27,6 +27,7 @@ from rl_suite.agents.kernels import (
     rls_update,
     sherman_morrison,
 )
+from rl_suite.contracts import SolverTuning
 from rl_suite.errors import UserError
 
 
@@ -44,7 +45,7 @@ class ChebCBConfig(AgentConfig):
     high-variance SOR sequence at T = 1000)."""
 
 
-class ChebCB(BanditAgent):
+class ChebCB(BanditAgent[ChebCBConfig]):
     """ChebCB: per-arm Chebyshev ridge regression of the loss on a scalar context + inverse-gap weighting.
 
     Reference: Khodak, Chow, Balcan & Talwalkar, ICLR 2024 (``learners/ChebCB.m``); Foster & Rakhlin,
@@ -55,7 +56,7 @@ class ChebCB(BanditAgent):
     """
 
     Config = ChebCBConfig
-    config: ChebCBConfig
+    requires = SolverTuning
     state_keys = ("Ainv", "theta", "rounds", "loss_sum")
 
     def _init_state(self) -> None:
@@ -64,7 +65,11 @@ class ChebCB(BanditAgent):
             raise UserError(
                 f"ChebCB needs a scalar context ((1,) observations), got {self.observation_space}"
             )
-        bounds = self._env_attr("context_bounds") if cfg.context_range == "auto" else cfg.context_range
+        bounds = (
+            self.contract(SolverTuning, "context_range='auto'", "set context_range to [a, b]").context_bounds
+            if cfg.context_range == "auto"
+            else cfg.context_range
+        )
         if bounds is None or not float(bounds[0]) < float(bounds[1]):
             raise UserError(
                 f"ChebCB needs a context interval [a, b] with a < b (env.unwrapped.context_bounds or "

@@ -2,10 +2,11 @@
 
 All three minimise a logistic/squared loss of the implicit reward ``h_θ = ℓ_θ − ℓ_ref`` on pairs
 ``(x, y_w, y_l)`` drawn once from π_ref and labelled by the task's Bradley–Terry judge
-(``envs.rlhf.datasets.make_preference_dataset``; ``coverage < 1`` restricts which responses can appear,
+(``rl_suite.rlhf.datasets.make_preference_dataset``; ``coverage < 1`` restricts which responses can appear,
 the over-optimisation study of χPO) or loaded from ``dataset_path``:
 
-* DPO (Rafailov et al. 2023): ``−log σ(β·[h(y_w) − h(y_l)])``; infinite full-support data → π* (test P2);
+* DPO (Rafailov et al. 2023): ``−log σ(β·[h(y_w) − h(y_l)])``; on infinite full-support data its minimiser
+  is π* (their §4);
 * IPO (Azar et al. 2023): ``(h(y_w)/|y_w| − h(y_l)/|y_l| − 1/(2β))²`` (TRL's length normalisation);
 * χPO (Huang et al. 2024, arXiv 2407.13399): DPO with the link ``φ(z) = z + log z`` of z = π/π_ref and the
   margin clipped to ±2R_max — the χ² term keeps mass off responses the data does not cover.
@@ -33,7 +34,7 @@ from rl_suite.errors import UserError
 
 
 class DPOConfig(SequenceAgentConfig):
-    """Settings of offline DPO / IPO / χPO (defaults: TRL's DPOConfig β 0.1, spec §4 / §7.4)."""
+    """Settings of offline DPO / IPO / χPO (defaults: TRL 1.10's ``DPOConfig``, β 0.1)."""
 
     beta: float = Field(0.1, gt=0.0)
     """β of the implicit reward (the KL coefficient DPO solves for)."""
@@ -51,7 +52,7 @@ class DPOConfig(SequenceAgentConfig):
     """χPO only: reward bound R_max of the margin clip ±2R_max."""
 
 
-class DPO(SequenceAgent):
+class DPO(SequenceAgent[DPOConfig]):
     """Offline DPO (Rafailov et al. 2023) on a π_ref preference dataset, evaluated on fresh generations."""
 
     Config = DPOConfig
@@ -60,7 +61,7 @@ class DPO(SequenceAgent):
     loss_type: ClassVar[Literal["sigmoid", "ipo", "chipo"]] = "sigmoid"
 
     def _setup(self) -> None:
-        cfg: DPOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         if cfg.dataset_path is not None:
             path = Path(cfg.dataset_path)
             if not path.is_file():
@@ -88,7 +89,7 @@ class DPO(SequenceAgent):
         self.pairs_seen = 0
 
     def _next_pairs(self) -> torch.Tensor:
-        size = min(self.cfg.batch_pairs, len(self.data))  # type: ignore[attr-defined]
+        size = min(self.config.batch_pairs, len(self.data))
         if self._cursor + size > len(self.data):
             self._order = torch.as_tensor(self.rng.permutation(len(self.data)), device=self.device)
             self._cursor = 0
@@ -98,7 +99,7 @@ class DPO(SequenceAgent):
 
     def preference_loss(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The loss on pairs ``idx`` and the implicit rewards β·h of chosen and rejected."""
-        cfg: DPOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         d: Preferences = self.data
         both = torch.cat([d.chosen[idx], d.rejected[idx]])
         logp = self.policy_logprob(torch.cat([d.prompts[idx], d.prompts[idx]]), both)
@@ -115,7 +116,7 @@ class DPO(SequenceAgent):
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
         out: dict[str, float] = {}
-        for _ in range(self.cfg.updates_per_round):  # type: ignore[attr-defined]
+        for _ in range(self.config.updates_per_round):
             idx = self._next_pairs()
             loss, chosen, rejected = self.preference_loss(idx)
             norm = self.optimise(loss, 2 * idx.numel())

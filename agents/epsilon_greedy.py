@@ -20,6 +20,7 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
 from rl_suite.agents.kernels import rls_update, sherman_morrison
+from rl_suite.contracts import StochasticBandit
 
 
 class EpsilonGreedyConfig(AgentConfig):
@@ -41,7 +42,7 @@ class EpsilonGreedyConfig(AgentConfig):
     """Among arms with exactly equal estimates pick uniformly at random or the lowest index."""
 
 
-class EpsilonGreedy(BanditAgent):
+class EpsilonGreedy(BanditAgent[EpsilonGreedyConfig]):
     """ε-greedy on ridge estimates or sample means.
 
     References: Sutton & Barto, "Reinforcement Learning: An Introduction", 2nd ed. 2018, §2.2; Auer,
@@ -53,7 +54,7 @@ class EpsilonGreedy(BanditAgent):
     """
 
     Config = EpsilonGreedyConfig
-    config: EpsilonGreedyConfig
+    requires = StochasticBandit
 
     def _init_state(self) -> None:
         cfg = self.config

@@ -17,6 +17,7 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
 from rl_suite.agents.kernels import exp3_probabilities, iteration_scale
+from rl_suite.contracts import SolverTuning
 
 
 class EXP3Config(AgentConfig):
@@ -31,7 +32,7 @@ class EXP3Config(AgentConfig):
     [0, 1] and the loss ``1 − reward``. ``"auto"``: on for envs whose rewards are minus iteration counts."""
 
 
-class EXP3(BanditAgent):
+class EXP3(BanditAgent[EXP3Config]):
     """EXP3 over the arms, context ignored.
 
     Reference: Auer, Cesa-Bianchi, Freund & Schapire, SIAM J. Comput. 2002 (Exp3, written for losses).
@@ -40,15 +41,17 @@ class EXP3(BanditAgent):
     """
 
     Config = EXP3Config
-    config: EXP3Config
     state_keys = ("L_hat", "rounds", "loss_sum", "last_prob")
 
     def _init_state(self) -> None:
         self._require_context_free()
         cfg = self.config
         #: Whether losses are iteration counts (normalised by the running scale).
+        tuning = self.find_contract(SolverTuning)
         self.normalise = (
-            bool(self._env_attr("cost_is_iteration_count")) if cfg.normalise == "auto" else cfg.normalise
+            tuning is not None and bool(tuning.cost_is_iteration_count)
+            if cfg.normalise == "auto"
+            else cfg.normalise
         )
         R, K = self.num_envs, self.n_arms
         self.L_hat = np.zeros((R, K))

@@ -10,6 +10,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
+from rl_suite.contracts import SolverTuning
 from rl_suite.errors import UserError
 
 
@@ -28,23 +29,20 @@ class FixedArmConfig(AgentConfig):
         return self
 
 
-class FixedArm(BanditAgent):
+class FixedArm(BanditAgent[FixedArmConfig]):
     """Plays the same arm every round (learns nothing).
 
     Reference: the fixed-ω comparators of Khodak, Chow, Balcan & Talwalkar, ICLR 2024.
     """
 
     Config = FixedArmConfig
-    config: FixedArmConfig
     state_keys = ()
 
     def _init_state(self) -> None:
         cfg = self.config
         if cfg.omega is not None:
-            omegas = self._env_attr("omegas")
-            if omegas is None:
-                raise UserError("fixed-arm: omega= needs an env with an ω grid (env.unwrapped.omegas)")
-            self.arm = int(np.abs(np.asarray(omegas) - cfg.omega).argmin())
+            tuning = self.contract(SolverTuning, f"omega={cfg.omega}", "give arm= instead")
+            self.arm = int(np.abs(np.asarray(tuning.omegas) - cfg.omega).argmin())
         else:
             self.arm = 0 if cfg.arm is None else cfg.arm
         if self.arm >= self.n_arms:

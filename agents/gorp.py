@@ -16,6 +16,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
+from rl_suite.contracts import FiniteMDPModel
 from rl_suite.errors import UserError
 
 
@@ -30,7 +31,7 @@ class GORPConfig(AgentConfig):
     """After the last step start again at step 0 with m doubled (any-time variant, not in the paper)."""
 
 
-class GORP(EpisodicAgent):
+class GORP(EpisodicAgent[GORPConfig]):
     """GORP on any finite-horizon env with Discrete actions (the observations are ignored: open loop).
 
     Reference: Laidlaw, Russell & Dragan, "Bridging RL Theory and Practice with the Effective Horizon",
@@ -38,15 +39,12 @@ class GORP(EpisodicAgent):
     """
 
     Config = GORPConfig
-    config: GORPConfig
+    requires = FiniteMDPModel
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        H = self._env_attr("horizon")
-        if H is None or int(H) < 1:
-            raise UserError("gorp needs a finite-horizon env with env.unwrapped.horizon")
-        self.H, self.A, self.k = int(H), self.n_arms, cfg.planning_depth
+        self.H, self.A, self.k = int(self.contract(FiniteMDPModel).horizon), self.n_arms, cfg.planning_depth
         if self.A**self.k > 100_000:
             raise UserError(
                 f"gorp: A^k = {self.A}^{self.k} action sequences is too many; lower planning_depth"

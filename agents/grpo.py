@@ -21,7 +21,7 @@ from rl_suite.agents.rlhf_losses import grpo_loss
 
 
 class GRPOConfig(SequenceAgentConfig):
-    """Settings of GRPO (defaults: TRL's GRPOConfig, spec §4 / §7.4)."""
+    """Settings of GRPO (defaults: TRL 1.10's ``GRPOConfig``: G 8, β 0, ε 0.2, ``dapo``, group scaling)."""
 
     num_generations: int = Field(8, ge=2)
     """G responses per prompt."""
@@ -37,7 +37,7 @@ class GRPOConfig(SequenceAgentConfig):
     """μ: optimisation passes per batch (> 1 uses the clipped ratio to the cached sampling policy)."""
 
 
-class GRPO(SequenceAgent):
+class GRPO(SequenceAgent[GRPOConfig]):
     """GRPO with TRL's defaults: G samples per prompt, group-normalised advantages, clipped surrogate."""
 
     Config = GRPOConfig
@@ -45,10 +45,10 @@ class GRPO(SequenceAgent):
     @property
     def samples_per_prompt(self) -> int:  # type: ignore[override]
         """The G of GRPO."""
-        return self.config.num_generations  # type: ignore[attr-defined]
+        return self.config.num_generations
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: GRPOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts, responses = self.prompts_of(rnd), rnd.responses
         mask = torch.ones(responses.shape, device=self.device)
         ref_tok = None

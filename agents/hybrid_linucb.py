@@ -28,6 +28,7 @@ from rl_suite.agents.kernels import (
     ridge_inverse,
     sherman_morrison,
 )
+from rl_suite.contracts import LinearBanditModel
 
 
 class HybridLinUCBConfig(AgentConfig):
@@ -43,7 +44,7 @@ class HybridLinUCBConfig(AgentConfig):
     """Among arms with exactly equal scores pick uniformly at random (the paper) or the lowest index."""
 
 
-class HybridLinUCB(BanditAgent):
+class HybridLinUCB(BanditAgent[HybridLinUCBConfig]):
     """LinUCB with hybrid linear models (Li et al., WWW 2010, Algorithm 2; arXiv:1003.0146).
 
     Needs ``(K, d)`` arm-feature observations (``rl_suite/LinearContextualBandit-v0``). State over R
@@ -52,7 +53,7 @@ class HybridLinUCB(BanditAgent):
     """
 
     Config = HybridLinUCBConfig
-    config: HybridLinUCBConfig
+    requires = LinearBanditModel
     state_keys = ("A0", "A0inv", "b0", "Ainv", "B", "b")
 
     def _init_state(self) -> None:

@@ -5,8 +5,8 @@ never changes its inputs (except ``out=`` where a function offers it, as numpy u
 checked first and a mismatch raises ``ValueError`` naming the shapes. Each kernel cites the paper it
 comes from; tests/agents/test_kernels.py pins them to hand-computed values.
 
-Notation (the bandit spec, §1): ridge statistics ``V = λI + Σ x xᵀ`` (called ``A`` in Li et al. 2010),
-``b = Σ r x``, estimate ``θ̂ = V⁻¹b``; ``Ainv`` is ``V⁻¹``; ``‖x‖_M = sqrt(xᵀ M x)``.
+Notation (that of Lattimore & Szepesvári 2020, ch. 19): ridge statistics ``V = λI + Σ x xᵀ`` (called
+``A`` in Li et al. 2010), ``b = Σ r x``, estimate ``θ̂ = V⁻¹b``; ``Ainv`` is ``V⁻¹``; ``‖x‖_M = sqrt(xᵀ M x)``.
 """
 
 from __future__ import annotations
@@ -118,8 +118,8 @@ def rls_update(theta: np.ndarray, gain: np.ndarray, x: np.ndarray, r: np.ndarray
 def ridge_inverse(A: np.ndarray) -> np.ndarray:
     """Exact symmetric inverse of Gram matrices, ``(A⁻¹ + A⁻ᵀ)/2``, to reset Sherman–Morrison round-off.
 
-    Used by LinUCB's ``refresh_every`` (bandit spec §2) and by hybrid LinUCB's shared block, which changes
-    by more than rank one per round (Li et al. 2010, Alg. 2).
+    Used by LinUCB's periodic re-inversion (``refresh_every``) and by hybrid LinUCB's shared block, which
+    changes by more than rank one per round (Li et al. 2010, Alg. 2).
 
     Args:
         A: ``(..., d, d)`` symmetric positive definite matrices.
@@ -453,7 +453,8 @@ def tsallis_inf_probabilities(losses: np.ndarray, eta: np.ndarray | float, tol: 
     2021, Alg. 1 with α = ½. The normaliser ``x < min L̂`` solves ``f(x) = Σ_i 4(η(L̂_i − x))⁻² − 1 = 0``
     by Newton's method from ``x₀ = min L̂ − 2/η``, where the smallest term is exactly 1 so ``f(x₀) ≥ 0``;
     ``f`` is increasing and convex on ``x < min L̂``, so the iterates increase monotonically to the root
-    (the robust start of bandit spec §7.2).
+    (this start is rl_suite's own; Khodak et al.'s ``learners/TsallisINF.m`` runs 20 Newton steps
+    from ``x = −1``).
 
     Args:
         losses: ``(..., K)`` cumulative importance-weighted loss estimates ``L̂``.
@@ -501,7 +502,8 @@ def exp3_probabilities(losses: np.ndarray, eta: np.ndarray | float, gamma: float
 def chebyshev_features(context: np.ndarray, low: float, high: float, degree: int) -> np.ndarray:
     """Chebyshev polynomials ``T_0 … T_{degree−1}`` of the context mapped from ``[low, high]`` to ``[−1, 1]``.
 
-    The features of ChebCB (Khodak et al. 2024, bandit spec §7.3); contexts outside the range are clipped.
+    The features of ChebCB (Khodak et al. 2024, ``learners/ChebCB.m``); contexts outside the range are
+    clipped.
 
     Args:
         context: ``(...)`` scalar contexts.
@@ -548,7 +550,7 @@ def iteration_scale(loss_sum: np.ndarray, rounds: np.ndarray) -> np.ndarray:
     """The running scale of iteration-count losses, ``mean loss − 1`` (at least 1e-9; 1 before any loss).
 
     Khodak et al. (ICLR 2024, ``learners/TsallisINF.m``) divide ``loss − 1`` by it so that iteration counts
-    of any magnitude become O(1) losses (bandit spec §7.2).
+    of any magnitude become O(1) losses.
 
     Args:
         loss_sum: ``(...)`` sums of the losses seen.

@@ -25,8 +25,9 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite import registry
-from rl_suite.agents.base import AgentConfig, BanditAgent, ConstrainedBanditAgent
+from rl_suite.agents.base import AgentConfig, BanditAgent, BanditLoop
 from rl_suite.agents.checkpoint import open_npz
+from rl_suite.contracts import StagewiseConstrained
 from rl_suite.errors import UserError
 
 
@@ -52,12 +53,12 @@ def _primal_names() -> list[str]:
         if entry.entry_point.startswith("rl_suite.agents.sb3:"):
             continue  # SB3 models are not array-program bandit agents (and importing them loads torch)
         cls = registry.load_entry_point(entry.entry_point)
-        if issubclass(cls, BanditAgent) and not issubclass(cls, (ConstrainedBanditAgent, Lagrangian)):
+        if issubclass(cls, BanditAgent):  # learns from rewards alone (not a constrained or episodic agent)
             names.append(entry.name)
     return names
 
 
-class Lagrangian(BanditAgent):
+class Lagrangian(BanditLoop[LagrangianConfig]):
     """Primal–dual Lagrangian agent around an unconstrained bandit agent.
 
     Reference: Paternain, Chamon, Calvo-Fullana & Ribeiro, NeurIPS 2019; Efroni, Mannor & Pirotta,
@@ -69,7 +70,7 @@ class Lagrangian(BanditAgent):
     """
 
     Config = LagrangianConfig
-    config: LagrangianConfig
+    requires = StagewiseConstrained
     state_keys = ("lam", "cost_sum", "rounds", "last_violation", "violating_rounds")
 
     def _init_state(self) -> None:
@@ -80,15 +81,10 @@ class Lagrangian(BanditAgent):
                 f"lagrangian: base={cfg.base!r} is not an unconstrained rl_suite bandit agent; "
                 f"choose one of {', '.join(allowed)}"
             )
-        tau = self._env_attr("tau")
-        if tau is None:
-            raise UserError(
-                "lagrangian needs a stage-wise constrained env (env.unwrapped.tau); see `rl-suite envs`"
-            )
-        self.tau = self._env_bound("auto", "tau", "tau")
+        self.tau = self._streams(self.contract(StagewiseConstrained).tau)
         cls = registry.load_entry_point(registry.agent_entry(cfg.base).entry_point)
         #: The primal agent, on the same env and seed.
-        self.base: BanditAgent = cls(self.env, cfg.base_settings, seed=self.seed)
+        self.base: BanditAgent[Any] = cls(self.env, cfg.base_settings, seed=self.seed)
         R = self.num_envs
         self.lam = np.full(R, cfg.lambda_init)
         self.cost_sum = np.zeros(R)
@@ -115,9 +111,6 @@ class Lagrangian(BanditAgent):
         self.rounds += 1.0
         self.last_violation = np.atleast_1d(np.asarray(info["violation"], dtype=np.float64))
         self.violating_rounds += self.last_violation > 0
-
-    def _update(self, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray) -> None:
-        raise TypeError("Lagrangian learns through _feedback (it needs the costs)")
 
     def diagnostics(self) -> dict[str, float]:
         """λ, the last and the averaged iterate's violations and the violating rounds (means over streams)."""

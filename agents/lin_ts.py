@@ -22,6 +22,7 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
 from rl_suite.agents.kernels import lin_ts_theory_scale, rls_update, sherman_morrison, ucb_width
+from rl_suite.contracts import LinearBanditModel, StochasticBandit
 
 
 class LinTSConfig(AgentConfig):
@@ -47,7 +48,7 @@ class LinTSConfig(AgentConfig):
     """Among arms with exactly equal scores pick uniformly at random or the lowest index."""
 
 
-class LinTS(BanditAgent):
+class LinTS(BanditAgent[LinTSConfig]):
     """Linear Thompson sampling (Agrawal & Goyal, ICML 2013, Algorithm 1; arXiv:1209.3352).
 
     Needs ``(K, d)`` arm-feature observations (``rl_suite/LinearContextualBandit-v0``).
@@ -55,7 +56,7 @@ class LinTS(BanditAgent):
     """
 
     Config = LinTSConfig
-    config: LinTSConfig
+    requires = LinearBanditModel
     state_keys = ("Ainv", "theta")
 
     def _init_state(self) -> None:
@@ -65,7 +66,7 @@ class LinTS(BanditAgent):
         self.model = self._linear_model(cfg.model)
         shared = self.model == "shared"
         if cfg.v == "theory":
-            noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
+            noise = self._auto(cfg.R, "R", StochasticBandit, lambda env: env.noise_sd_bound)
             dim = d if shared else K * d
             v = [lin_ts_theory_scale(r, dim, cfg.epsilon, cfg.delta) for r in noise]
         else:

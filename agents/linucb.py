@@ -27,6 +27,7 @@ from rl_suite.agents.kernels import (
     sherman_morrison,
     ucb_width,
 )
+from rl_suite.contracts import LinearBanditModel
 
 
 class LinUCBConfig(AgentConfig):
@@ -47,7 +48,7 @@ class LinUCBConfig(AgentConfig):
     """Among arms with exactly equal scores pick uniformly at random (the paper) or the lowest index."""
 
 
-class LinUCB(BanditAgent):
+class LinUCB(BanditAgent[LinUCBConfig]):
     """LinUCB with disjoint linear models (Li et al. 2010, Algorithm 1).
 
     Reference: Li, Chu, Langford & Schapire, "A Contextual-Bandit Approach to Personalized News Article
@@ -59,7 +60,7 @@ class LinUCB(BanditAgent):
     """
 
     Config = LinUCBConfig
-    config: LinUCBConfig
+    requires = LinearBanditModel
 
     def _init_state(self) -> None:
         cfg = self.config

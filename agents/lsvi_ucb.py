@@ -6,7 +6,7 @@ COLT 2020: regret Õ(√(d³H³T)). Before every episode, for h = H−1 … 0,
     Λ_h = λI + Σ_τ φ_τ φ_τᵀ,   w_h = Λ_h⁻¹ Σ_τ φ_τ [r_τ + V_{h+1}(s'_τ)],
     Q_h(s, a) = w_hᵀφ(s, a) + β‖φ(s, a)‖_{Λ_h⁻¹},   V_h(s) = max_a min(Q_h(s, a), H − h),
 
-then act greedily on Q_h during the episode. Implementation (mdps spec §2.5):
+then act greedily on Q_h during the episode. Implementation choices (rl_suite's unless attributed):
 
 * Λ⁻¹ by Sherman–Morrison (``refresh_every`` re-inverts exactly);
 * **finite-state sufficient statistics** when observations are ``Discrete(S)``: ``b_r = Σ φ r`` and
@@ -26,7 +26,7 @@ Features come from the env: ``env.unwrapped.features`` ``(S, A, d)`` or ``(H, S,
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -34,11 +34,12 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
 from rl_suite.agents.kernels import ridge_inverse, sherman_morrison
+from rl_suite.contracts import BlockMDPDecoder, FiniteMDPModel, LinearMDPModel, Requirement
 from rl_suite.errors import UserError
 
 
 class LSVIUCBConfig(AgentConfig):
-    """Settings of LSVI-UCB; the defaults are the spec's demo values (β = 1, pooled when stationary)."""
+    """Settings of LSVI-UCB; the defaults (β = 1, pooled when stationary) are practical, not theoretical."""
 
     lam: float = Field(1.0, gt=0.0)
     """Ridge λ of every Gram matrix."""
@@ -62,7 +63,7 @@ class LSVIUCBConfig(AgentConfig):
     decoder: Literal["none", "oracle"] = "none"
     """``"oracle"``: on a rich-observation block MDP, act on the latent state the env's own decoder
     (``env.unwrapped.decode``) reads from each observation, with one-hot features φ(z, a) per step — the
-    oracle-latent reference for representation learners (mdps spec §3.4 R-LR-1)."""
+    oracle-latent reference for representation learners such as BRIEE (Zhang et al., ICML 2022)."""
 
 
 def _positive(value: Any, name: str) -> int:
@@ -71,7 +72,7 @@ def _positive(value: Any, name: str) -> int:
     return int(value)
 
 
-class LSVIUCB(EpisodicAgent):
+class LSVIUCB(EpisodicAgent[LSVIUCBConfig]):
     """LSVI-UCB on a linear MDP with known features (and ε-greedy LSVI with ``beta=0, epsilon>0``).
 
     Reference: Jin, Yang, Wang & Jordan, COLT 2020, Algorithm 1.
@@ -82,33 +83,27 @@ class LSVIUCB(EpisodicAgent):
     """
 
     Config = LSVIUCBConfig
-    config: LSVIUCBConfig
+    #: Known features, or (with ``decoder='oracle'``) a block MDP's decoder.
+    requires: ClassVar[Requirement] = (LinearMDPModel, BlockMDPDecoder)
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
         self._decode = None
+        model: FiniteMDPModel
         if cfg.decoder == "oracle":
-            decode, n_latent, H = (
-                self._env_attr("decode"),
-                self._env_attr("n_states"),
-                self._env_attr("horizon"),
-            )
-            if decode is None or n_latent is None or H is None:
-                raise UserError("decoder='oracle' needs a block MDP with env.unwrapped.decode and n_states")
-            decode(self.observation_space.sample())  # fails now, in one line, if the env cannot decode
-            self._decode = decode
-            S_lat, A = int(n_latent), self.n_arms
+            block = self.contract(BlockMDPDecoder, "decoder='oracle'")
+            block.decode(self.observation_space.sample())  # fails now, in one line, if the env cannot decode
+            self._decode = block.decode
+            S_lat, A = int(block.n_states), self.n_arms
             onehot = np.eye(S_lat * A).reshape(S_lat, A, S_lat * A)
-            feats = np.broadcast_to(onehot, (int(H), S_lat, A, S_lat * A))
+            feats = np.broadcast_to(onehot, (int(block.horizon), S_lat, A, S_lat * A))
+            model = block
         else:
-            feats = self._env_attr("features")
-        if feats is None:
-            raise UserError(
-                "LSVI-UCB needs known features (env.unwrapped.features of shape (S, A, d) or (H, S, A, d)), "
-                f"which {self.env.unwrapped} does not provide"
-            )
-        H = _positive(self._env_attr("horizon"), "horizon")
+            linear = self.contract(LinearMDPModel)
+            feats = linear.features
+            model = linear
+        H = _positive(model.horizon, "horizon")
         feats = np.asarray(feats, dtype=np.float64)
         if feats.ndim == 3:
             feats = np.broadcast_to(feats, (H, *feats.shape))
@@ -119,7 +114,7 @@ class LSVIUCB(EpisodicAgent):
         self.H, self.S, self.A, self.d = (int(x) for x in feats.shape)
         if self.A != self.n_arms:
             raise UserError(f"features have {self.A} actions but the action space has {self.n_arms}")
-        stationary = self._env_attr("stationary") if cfg.stationary == "auto" else cfg.stationary
+        stationary = model.stationary if cfg.stationary == "auto" else cfg.stationary
         self.pooled = bool(stationary)
         finite = isinstance(self.observation_space, gym.spaces.Discrete) or self._decode is not None
         if cfg.path == "finite" and not finite:
@@ -165,6 +160,8 @@ class LSVIUCB(EpisodicAgent):
         """``(..., A)`` optimistic Q of features ``phi`` ``(..., A, d)`` with weights w and group g's Λ⁻¹."""
         Q = phi @ w
         if self.beta > 0 or self.config.bonus == "bernstein":
+            # Not kernels.ucb_width: its matmul + vecdot sums in another order than this einsum, which would
+            # change the bits of Q (and the Bernstein term needs q itself, not the width squared).
             q = np.maximum(np.einsum("...ad,de,...ae->...a", phi, self.Linv[g], phi), 0.0)
             Q = Q + self.beta * np.sqrt(q)
             if self.config.bonus == "bernstein":
@@ -203,7 +200,7 @@ class LSVIUCB(EpisodicAgent):
         s = self._state(obs)
         if not deterministic and self.config.epsilon > 0 and self.rng.random() < self.config.epsilon:
             return int(self.rng.integers(self.A))
-        return int(self._argmax(self.Q[h, s][None], "random")[0])
+        return int(self._argmax(self.Q[h, s][None], "first" if deterministic else "random")[0])
 
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: rank-one Gram update and sufficient statistics; re-plan at the end of the episode.
@@ -249,6 +246,6 @@ class EpsLSVIConfig(LSVIUCBConfig):
 
 
 class EpsLSVI(LSVIUCB):
-    """ε-greedy least-squares value iteration: the linear-MDP baseline without optimism (mdps spec §2.5)."""
+    """ε-greedy least-squares value iteration: the linear-MDP baseline without optimism."""
 
     Config = EpsLSVIConfig

@@ -10,24 +10,22 @@ from typing import Any
 import numpy as np
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
-from rl_suite.errors import UserError
+from rl_suite.contracts import FiniteMDPModel
 
 
-class MDPOracle(EpisodicAgent):
+class MDPOracle(EpisodicAgent[AgentConfig]):
     """Plays π* from the env's exact ``Q_star`` ``(H, S, A)`` (ties to the lowest action).
 
     Reference: Puterman, "Markov Decision Processes", 1994, §4.3 (backward induction).
     """
 
     Config = AgentConfig
+    requires = FiniteMDPModel
     state_keys = ("episodes", "step_h")
 
     def _init_state(self) -> None:
         self._init_counters()
-        q = self._env_attr("Q_star")
-        if q is None:
-            raise UserError("mdp-oracle needs an env with an exact model (env.unwrapped.Q_star)")
-        self.policy = np.asarray(q).argmax(axis=-1)
+        self.policy = np.asarray(self.contract(FiniteMDPModel).Q_star).argmax(axis=-1)
 
     def _act(self, obs: Any, h: int, deterministic: bool) -> int:
         return int(self.policy[h, int(np.asarray(obs).reshape(-1)[0])])

@@ -31,6 +31,7 @@ from rl_suite.agents.kernels import (
     sherman_morrison,
     ucb_width,
 )
+from rl_suite.contracts import LinearBanditModel, StochasticBandit
 
 Auto = Literal["auto"]
 
@@ -60,7 +61,7 @@ class OFULConfig(AgentConfig):
     """Among arms with exactly equal scores pick uniformly at random or the lowest index."""
 
 
-class OFUL(BanditAgent):
+class OFUL(BanditAgent[OFULConfig]):
     """OFUL with its theoretical confidence radius β_t.
 
     Reference: Abbasi-Yadkori, Pál & Szepesvári, "Improved Algorithms for Linear Stochastic Bandits",
@@ -71,7 +72,7 @@ class OFUL(BanditAgent):
     """
 
     Config = OFULConfig
-    config: OFULConfig
+    requires = LinearBanditModel
     state_keys = ("Ainv", "theta", "log_det_ratio", "n_updates")
 
     def _init_state(self) -> None:
@@ -83,10 +84,14 @@ class OFUL(BanditAgent):
         #: Dimension of the (joint) parameter: d, or K·d for the disjoint block model.
         self.dim = d if shared else K * d
         #: Per-stream constants (R,): noise R, parameter bound S (of the joint parameter), feature bound L.
-        self.noise_bound = self._env_bound(cfg.R, "noise_sd_bound", "R")
-        self.param_bound = self._env_bound(cfg.S, "theta_norm_bound", "S") * (1.0 if shared else math.sqrt(K))
+        self.noise_bound = self._auto(cfg.R, "R", StochasticBandit, lambda env: env.noise_sd_bound)
+        self.param_bound = self._auto(cfg.S, "S", LinearBanditModel, lambda env: env.theta_norm_bound) * (
+            1.0 if shared else math.sqrt(K)
+        )
         self.feature_bound = (
-            self._env_bound(cfg.L, "feature_norm_bound", "L") if cfg.radius == "closed" else None
+            self._auto(cfg.L, "L", LinearBanditModel, lambda env: env.feature_norm_bound)
+            if cfg.radius == "closed"
+            else None
         )
         arms = () if shared else (K,)
         self.Ainv = np.broadcast_to(np.eye(d) / cfg.lam, (R, *arms, d, d)).copy()

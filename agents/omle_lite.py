@@ -1,4 +1,4 @@
-"""OMLE-lite: optimistic maximum likelihood for tiny POMDPs, with a sampled confidence set (spec §4.1).
+"""OMLE-lite: optimistic maximum likelihood for tiny POMDPs, with a sampled confidence set.
 
 OMLE (Liu, Chung, Szepesvári & Jin, COLT 2022) keeps every model whose log-likelihood on the data is
 within β of the maximum, and plays the optimal policy of the most optimistic one:
@@ -6,7 +6,7 @@ within β of the maximum, and plays the optimal policy of the most optimistic on
     B_k = { θ : Σ_τ log P_θ(τ) ≥ max_θ' Σ_τ log P_θ'(τ) − β },   (θ_k, π_k) = argmax_{θ ∈ B_k, π} V^π(θ).
 
 The joint maximisation over a likelihood set and policies is intractable, so this agent is the tractable
-stand-in the spec calls "OMLE-lite" (``[derived]``, documented honestly here):
+stand-in "OMLE-lite", rl_suite's own simplification (not an algorithm from the paper):
 
 * **Unknowns.** The observation law ``Z[a, s', o]`` (A·S·O numbers; Tiger: 3·2·2). The transitions ``T``,
   rewards ``R``, start law ``b0`` and first-observation law ``Z0`` are known. Rewards are part of the
@@ -16,12 +16,12 @@ stand-in the spec calls "OMLE-lite" (``[derived]``, documented honestly here):
   ``C`` the expected emission counts of the E-step, plus the MLE itself; those within ``beta`` of the best
   log-likelihood form the set (a sampled subset of OMLE's ``B_k``, not all of it).
 * **Optimism.** Each model in the set is solved exactly by belief-tree expectimax
-  (:func:`~rl_suite.envs.pomdp.solvers.belief_tree_plan`); the agent plays the tree policy of the model
+  (:func:`~rl_suite.exact.pomdp.belief_tree_plan`); the agent plays the tree policy of the model
   with the highest ``V*`` for one episode.
 
 Exact pseudo-regret. The played policy is deterministic given the history, so after every re-plan its
 value under the *true* model is computed exactly by branching on observations
-(:meth:`~rl_suite.envs.pomdp._core.TabularPOMDPEnv.pseudo_regret`; spec §4.3) and recorded in
+(:meth:`~rl_suite.envs.pomdp._core.TabularPOMDPEnv.pseudo_regret`) and recorded in
 ``pseudo_regrets`` and :meth:`OMLELite.diagnostics` (``summary.json`` →
 ``agent_diagnostics.exact_pseudo_regret``). The env's ``info["regret"]`` stays the realised "V* − return".
 """
@@ -34,9 +34,9 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
-from rl_suite.agents.belief_planner import pomdp_env
-from rl_suite.envs.pomdp import solvers
+from rl_suite.contracts import TabularPOMDP
 from rl_suite.errors import UserError
+from rl_suite.exact import pomdp
 
 #: Pseudo-count added to every emission cell in the M-step (keeps the MLE strictly positive).
 EM_SMOOTHING = 1e-3
@@ -138,7 +138,7 @@ def emission_counts(
     return C, float(ll[0])
 
 
-class OMLELite(EpisodicAgent):
+class OMLELite(EpisodicAgent[OMLELiteConfig]):
     """OMLE-lite: a sampled likelihood confidence set over the emission law, optimistic exact planning.
 
     References: Liu, Chung, Szepesvári & Jin, "When Is Partially Observable Reinforcement Learning Not
@@ -147,12 +147,12 @@ class OMLELite(EpisodicAgent):
     """
 
     Config = OMLELiteConfig
-    config: OMLELiteConfig
+    requires = TabularPOMDP
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        self.pomdp_env = pomdp_env(self.env, "omle-lite")
+        self.pomdp_env = self.contract(TabularPOMDP)
         m = self.pomdp_env.pomdp
         if m.horizon is None:
             raise UserError(
@@ -235,11 +235,11 @@ class OMLELite(EpisodicAgent):
             if r is not None:
                 self.pseudo_regrets = np.append(self.pseudo_regrets, r)
 
-    def _plan_for(self, Z: np.ndarray) -> solvers.BeliefTreePlan:
+    def _plan_for(self, Z: np.ndarray) -> pomdp.BeliefTreePlan:
         m = self.model
-        model = solvers.make_model(self.T, Z, m.R, m.b0, m.Z0, m.gamma, m.horizon, m.terminal)
+        model = pomdp.make_model(self.T, Z, m.R, m.b0, m.Z0, m.gamma, m.horizon, m.terminal)
         try:
-            return solvers.belief_tree_plan(model, self.config.max_beliefs)
+            return pomdp.belief_tree_plan(model, self.config.max_beliefs)
         except ValueError as err:
             raise UserError(f"omle-lite: {err}; raise max_beliefs or use a shorter horizon") from None
 

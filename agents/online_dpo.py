@@ -5,7 +5,8 @@ one — the reward (gold or learned; ties broken at random) or the task's Bradle
 (``judge="bt"``) — and takes one step of the DPO loss (``loss_type="sigmoid"``) or the IPO loss against
 the fixed π_ref. Defaults mirror TRL's ``OnlineDPOConfig`` (β 0.1, temperature 0.9;
 huggingface/trl ``trl/experimental/online_dpo``). Its first step points the same way as REBEL's up to the
-sign-vs-magnitude of Δr (spec P4).
+sign-vs-magnitude of Δr: at π_θ = π_ref both losses descend along ``∇ℓ(y) − ∇ℓ(y′)`` per pair, REBEL's
+scaled by ``2η·Δr`` and DPO's by ``(β/2)·sign(Δr)``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rl_suite.agents.rlhf_losses import dpo_loss, ipo_loss
 
 
 class OnlineDPOConfig(PipelineConfig):
-    """Settings of online DPO (defaults: TRL's OnlineDPOConfig, spec §4 / §7.4)."""
+    """Settings of online DPO (defaults: TRL 1.10's ``OnlineDPOConfig``: β 0.1, temperature 0.9)."""
 
     temperature: float = Field(0.9, gt=0.0)
     """Sampling temperature (TRL default 0.9)."""
@@ -32,14 +33,14 @@ class OnlineDPOConfig(PipelineConfig):
     """``reward``: the higher-scored response is chosen; ``bt``: the task's Bradley–Terry preference."""
 
 
-class OnlineDPO(SequenceAgent):
+class OnlineDPO(SequenceAgent[OnlineDPOConfig]):
     """Online DPO: two on-policy samples per prompt, judged, one DPO step per round."""
 
     Config = OnlineDPOConfig
     samples_per_prompt = 2
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: OnlineDPOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts, responses = self.prompts_of(rnd), rnd.responses
         r = rewards.view(-1, 2)
         if cfg.judge == "bt":

@@ -7,7 +7,7 @@ Pacchiano, Ghavamzadeh, Bartlett & Jiang, "Stochastic Bandits with Linear Constr
 2. optimistic rewards ``U^r_a = r̂_a + α_r β_a`` and pessimistic costs ``U^c_a = min(ĉ_a + α_c β_a, 1)``,
    except the known safe arm, whose cost is ``c₀`` exactly;
 3. play ``π_t = argmax_{π∈Δ_K} π·U^r  s.t.  π·U^c ≤ τ`` — an LP solved exactly in closed form (a mixture
-   of at most two arms, :func:`rl_suite.constraints.best_feasible_mixture`); it is always feasible through
+   of at most two arms, :func:`rl_suite.exact.lp.best_feasible_mixture`); it is always feasible through
    the safe arm, and while every ``U^c`` bounds its true cost the policy's true expected cost is ``≤ τ``.
 
 ``α_c = 1`` keeps the constraint; ``α_r > 1`` is the proof's device (``"theory"``: ``1 + 2/(τ − c₀)``).
@@ -22,8 +22,9 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, ConstrainedBanditAgent
 from rl_suite.agents.kernels import anytime_mean_radius
-from rl_suite.constraints import best_feasible_mixture
+from rl_suite.contracts import ConstrainedMABModel, StochasticBandit
 from rl_suite.errors import UserError
+from rl_suite.exact.lp import best_feasible_mixture
 
 
 class OPBConfig(AgentConfig):
@@ -45,7 +46,7 @@ class OPBConfig(AgentConfig):
     (0.5 for Bernoulli, σ for Gaussian)."""
 
 
-class OPB(ConstrainedBanditAgent):
+class OPB(ConstrainedBanditAgent[OPBConfig]):
     """Optimistic–pessimistic bandit (OPB) with the exact two-arm LP each round.
 
     Reference: Pacchiano, Ghavamzadeh, Bartlett & Jiang, AISTATS 2021 (arXiv 2006.10185), §5; the
@@ -57,7 +58,7 @@ class OPB(ConstrainedBanditAgent):
     """
 
     Config = OPBConfig
-    config: OPBConfig
+    requires = ConstrainedMABModel
     state_keys = ("counts", "reward_means", "cost_means")
 
     def _init_state(self) -> None:
@@ -65,16 +66,16 @@ class OPB(ConstrainedBanditAgent):
         if self.action_kind != "simplex":
             raise UserError(
                 "OPB plays mixtures of arms: it needs action_mode='distribution' (a Simplex action space), "
-                f"got {self.env.unwrapped.action_space}"
+                f"got {self.action_space}"
             )
         cfg = self.config
         self.tau, self.safe_cost = self._constraint()
-        safe_arm = self._env_attr("safe_arm")
+        safe_arm = self.contract(ConstrainedMABModel).safe_arm
         #: ``(R,)`` index of the known safe arm.
         self.safe_arm = np.broadcast_to(np.asarray(safe_arm, dtype=np.int64), (self.num_envs,)).copy()
         #: ``(R,)`` reward-radius multiplier α_r.
         self.alpha_r = self._reward_inflation(cfg.alpha_r)
-        self.noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
+        self.noise = self._auto(cfg.R, "R", StochasticBandit, lambda env: env.noise_sd_bound)
         shape = (self.num_envs, self.n_arms)
         self.counts = np.zeros(shape)
         self.reward_means = np.zeros(shape)

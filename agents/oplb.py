@@ -31,8 +31,14 @@ from rl_suite.agents.kernels import (
     sherman_morrison,
     ucb_width,
 )
-from rl_suite.constraints import best_feasible_mixture
+from rl_suite.contracts import (
+    ConstrainedLinearModel,
+    LinearBanditModel,
+    StagewiseLinearModel,
+    StochasticBandit,
+)
 from rl_suite.errors import UserError
+from rl_suite.exact.lp import best_feasible_mixture
 
 
 class OPLBConfig(AgentConfig):
@@ -54,7 +60,7 @@ class OPLBConfig(AgentConfig):
     """Bound on ‖μ*‖ (hence on ‖μ⊥‖); ``"auto"`` reads ``env.unwrapped.mu_norm_bound``."""
 
 
-class OPLB(ConstrainedBanditAgent):
+class OPLB(ConstrainedBanditAgent[OPLBConfig]):
     """Optimistic–pessimistic linear bandit (OPLB), in-expectation stage-wise constraint.
 
     Reference: Pacchiano, Ghavamzadeh, Bartlett & Jiang, AISTATS 2021 (arXiv 2006.10185), Alg. 1.
@@ -65,7 +71,7 @@ class OPLB(ConstrainedBanditAgent):
     """
 
     Config = OPLBConfig
-    config: OPLBConfig
+    requires = StagewiseLinearModel
     state_keys = ("Ainv", "theta", "log_det", "Cinv", "mu_perp", "log_det_c")
 
     def _init_state(self) -> None:
@@ -74,22 +80,22 @@ class OPLB(ConstrainedBanditAgent):
         if self.action_kind != "simplex":
             raise UserError(
                 "OPLB plays mixtures of actions: it needs action_mode='distribution' (a Simplex action "
-                f"space), got {self.env.unwrapped.action_space}"
+                f"space), got {self.action_space}"
             )
         self.tau, self.safe_cost = self._constraint()
-        x0 = self._env_attr("safe_action")
-        if x0 is None:
-            raise UserError("OPLB needs the known safe action (env.unwrapped.safe_action)")
-        x0 = np.asarray(x0, dtype=np.float64)
+        known = self.contract(StagewiseLinearModel)
+        x0 = np.asarray(known.safe_action, dtype=np.float64)
         #: Index of the safe action among each round's actions.
-        self.safe_index = int(self._env_attr("safe_action_index") or 0)
+        self.safe_index = int(known.safe_action_index)
         #: ``(d,)`` unit vector along the safe action, and the safe action's norm.
         self.e0 = x0 / np.linalg.norm(x0)
         self.x0_norm = float(np.linalg.norm(x0))
         self.alpha_r = self._reward_inflation(cfg.alpha_r)
-        self.noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
-        self.param_bound = self._env_bound(cfg.S, "theta_norm_bound", "S")
-        self.cost_bound = self._env_bound(cfg.S_cost, "mu_norm_bound", "S_cost")
+        self.noise = self._auto(cfg.R, "R", StochasticBandit, lambda env: env.noise_sd_bound)
+        self.param_bound = self._auto(cfg.S, "S", LinearBanditModel, lambda env: env.theta_norm_bound)
+        self.cost_bound = self._auto(
+            cfg.S_cost, "S_cost", ConstrainedLinearModel, lambda env: env.mu_norm_bound
+        )
         R = self.num_envs
         eye = np.eye(d) / cfg.lam
         self.Ainv = np.broadcast_to(eye, (R, d, d)).copy()

@@ -7,9 +7,10 @@ both (no gradient), scores them, and for ``epochs`` passes over shuffled minibat
 
 the official code's form (ZhaolinGao/REBEL ``src/tldr/rebel.py``). The reward is KL-shaped,
 ``r̃ = r − kl_coef·(ℓ_t − ℓ_ref)``. Solved exactly, the regression is the mirror-descent step
-``π_{t+1} ∝ π_t·exp(η r̃)`` (tests/agents/test_rlhf_losses.py, R1/R2); its first gradient step is RLOO with
-k = 2. No clipping, no critic. Defaults follow the code (η 1, 4 epochs, kl_coef 0.05); for tiny tabular
-policies the spec's prototype used η = 10, lr 0.1.
+``π_{t+1} ∝ π_t·exp(η r̃)``, the natural-policy-gradient link Gao et al. draw (tests/agents/test_rlhf_losses.py
+solves it exactly); its first gradient step is RLOO with k = 2. No clipping, no critic. Defaults follow the
+code (η 1, 4 epochs, kl_coef 0.05, for 1.4B+ models); for tiny tabular policies ``configs/sweeps/rlhf.yaml``
+uses η = 10, lr 0.1.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from rl_suite.agents.rlhf_losses import kl_shaped_reward, rebel_loss
 
 
 class REBELConfig(PipelineConfig):
-    """Settings of REBEL (defaults: the official code's dataclass, spec §1.1 / §7.4)."""
+    """Settings of REBEL (defaults: the dataclasses of ZhaolinGao/REBEL ``src/tldr/rebel.py``)."""
 
     eta: float = Field(1.0, gt=0.0)
     """Step size η of the regression target (the mirror-descent step size)."""
@@ -34,14 +35,14 @@ class REBELConfig(PipelineConfig):
     """Pairs per gradient step (a prompt's two responses always share a minibatch)."""
 
 
-class REBEL(SequenceAgent):
+class REBEL(SequenceAgent[REBELConfig]):
     """REBEL on pairs of on-policy responses (Gao et al. 2024, Algorithm 1 in its code form)."""
 
     Config = REBELConfig
     samples_per_prompt = 2
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: REBELConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts = self.prompts_of(rnd)
         responses = rnd.responses
         with torch.no_grad():

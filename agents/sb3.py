@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -107,7 +108,7 @@ def _observation_chain(env: gym.Env) -> list[gym.ObservationWrapper]:
     return chain[::-1]
 
 
-class SB3Agent(Agent):
+class SB3Agent(Agent[SB3Config]):
     """An SB3 algorithm behind rl_suite's agent protocol. Subclasses name the algorithm."""
 
     Config: ClassVar[type[AgentConfig]] = SB3Config
@@ -124,13 +125,13 @@ class SB3Agent(Agent):
     def __init__(
         self,
         env: gym.Env,
-        config: AgentConfig | dict[str, Any] | None = None,
+        config: SB3Config | Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
         super().__init__(env, config, seed)
         if isinstance(env, gym.vector.VectorEnv):
             raise UserError(f"{type(self).__name__} takes a single env; SB3 vectorises internally")
-        cfg: SB3Config = self.config  # type: ignore[assignment]
+        cfg = self.config
         self.sb3_env = sb3_env(env, cfg.frame_stack)
         self._obs_chain = _observation_chain(_unstacked(self.sb3_env))
         algo = self.algo_class()
@@ -175,7 +176,7 @@ class SB3Agent(Agent):
         """The model's action for one raw env observation."""
         for wrapper in self._obs_chain:
             obs = wrapper.observation(obs)
-        stack = self.config.frame_stack  # type: ignore[attr-defined]
+        stack = self.config.frame_stack
         if stack > 1:  # one observation: the stack a fresh episode starts with (padded with it)
             obs = np.stack([np.asarray(obs)] * stack)
         action, _ = self.model.predict(obs, deterministic=deterministic)

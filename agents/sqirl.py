@@ -10,7 +10,7 @@ with its Monte-Carlo return-to-go, and regresses k heads on all data kept so far
 
 The greedy action of the last head at step ``i`` becomes the frozen policy ``π_i`` and ``i`` advances. When
 the MDP is k-QVI-solvable (greedy on k − 1 backups of ``Q^{π_rand}`` is optimal, see
-:mod:`rl_suite.effective_horizon`) and the regression is accurate enough, the result is optimal.
+:mod:`rl_suite.exact.effective_horizon`) and the regression is accurate enough, the result is optimal.
 
 The regressor is pluggable: ``tabular`` (exact averaging per step, state and action: fitted-Q on the
 empirical model), ``linear`` (ridge regression on ``one-hot(h) ⊗ features``), ``mlp`` and ``cnn`` (one
@@ -32,6 +32,7 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
+from rl_suite.contracts import FiniteMDPModel
 from rl_suite.errors import UserError
 
 
@@ -204,7 +205,7 @@ class TorchRegressor:
         from torch import nn
 
         self.H, self.A, self.k, self.cfg, self.rng = horizon, n_actions, k, cfg, rng
-        from rl_suite.devices import resolve_device
+        from rl_suite.devices import resolve_device  # imports torch: kept lazy like torch in this module
 
         self.device = resolve_device(cfg.device)
         torch.manual_seed(seed)
@@ -302,7 +303,7 @@ class TorchRegressor:
 _FIELDS = ("obs", "h", "action", "reward", "return", "next_obs", "last")
 
 
-class SQIRL(EpisodicAgent):
+class SQIRL(EpisodicAgent[SQIRLConfig]):
     """SQIRL with a pluggable regression oracle, on any finite-horizon env with Discrete actions.
 
     Reference: Laidlaw, Zhu, Russell & Dragan, "The Effective Horizon Explains Deep RL Performance in
@@ -314,15 +315,12 @@ class SQIRL(EpisodicAgent):
     """
 
     Config = SQIRLConfig
-    config: SQIRLConfig
+    requires = FiniteMDPModel
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        H = self._env_attr("horizon")
-        if H is None or int(H) < 1:
-            raise UserError("sqirl needs a finite-horizon env with env.unwrapped.horizon")
-        self.H, self.A, self.k = int(H), self.n_arms, cfg.planning_depth
+        self.H, self.A, self.k = int(self.contract(FiniteMDPModel).horizon), self.n_arms, cfg.planning_depth
         space = self.observation_space
         self.discrete = isinstance(space, gym.spaces.Discrete)
         if not self.discrete and not isinstance(space, gym.spaces.Box):

@@ -3,7 +3,7 @@
 Zimmert & Seldin, "Tsallis-INF: An Optimal Algorithm for Stochastic and Adversarial Bandits" (JMLR 2021):
 ``O(√(KT))`` regret against any loss sequence and ``O(log T)`` on stochastic ones. Khodak, Chow, Balcan &
 Talwalkar ("Learning to Relax", ICLR 2024) run it over a grid of SOR relaxation parameters ω, where the loss
-of a round is the solver's iteration count; as in their code (bandit spec §7.2) every round
+of a round is the solver's iteration count; as in their code (``learners/TsallisINF.m``) every round
 
 * ``η_t = 2/√t``;
 * the normaliser of ``p_i = 4(η(L̂_i/s − x))⁻²`` comes from the robust Newton iteration
@@ -24,6 +24,7 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, BanditAgent
 from rl_suite.agents.kernels import iteration_scale, tsallis_inf_probabilities
+from rl_suite.contracts import SolverTuning
 from rl_suite.errors import UserError
 
 
@@ -45,7 +46,7 @@ class TsallisINFConfig(AgentConfig):
     authors' choice) or ``"mean"`` (the running mean loss: Zimmert & Seldin's reduced-variance estimator)."""
 
 
-class TsallisINF(BanditAgent):
+class TsallisINF(BanditAgent[TsallisINFConfig]):
     """½-Tsallis-INF (one learner, or one per context bin).
 
     Reference: Zimmert & Seldin, JMLR 22(28), 2021; as used by Khodak et al., ICLR 2024.
@@ -56,18 +57,19 @@ class TsallisINF(BanditAgent):
     """
 
     Config = TsallisINFConfig
-    config: TsallisINFConfig
     state_keys = ("L_hat", "rounds", "loss_sum", "last_prob", "last_bin")
 
     def _init_state(self) -> None:
         cfg = self.config
+        tuning = self.find_contract(SolverTuning)  # context bounds and the loss scale, where the env has them
         if cfg.bins > 1:
             if self.obs_shape not in ((1,), ()):
                 raise UserError(
                     f"{type(self).__name__} bins contexts: it needs a scalar context ((1,) observations), "
                     f"got {self.observation_space}"
                 )
-            bounds = self._env_attr("context_bounds") if cfg.context_range == "auto" else cfg.context_range
+            auto = None if tuning is None else tuning.context_bounds
+            bounds = auto if cfg.context_range == "auto" else cfg.context_range
             if bounds is None:
                 raise UserError(
                     f"{type(self).__name__}: context_range='auto' needs env.unwrapped.context_bounds; "
@@ -79,7 +81,9 @@ class TsallisINF(BanditAgent):
             self.edges = np.zeros(0)
         #: Whether losses are iteration counts (normalised by the running scale).
         self.normalise = (
-            bool(self._env_attr("cost_is_iteration_count")) if cfg.normalise == "auto" else cfg.normalise
+            tuning is not None and bool(tuning.cost_is_iteration_count)
+            if cfg.normalise == "auto"
+            else cfg.normalise
         )
         R, B, K = self.num_envs, cfg.bins, self.n_arms
         self.L_hat = np.zeros((R, B, K))
@@ -140,3 +144,4 @@ class TsallisINFCB(TsallisINF):
     """
 
     Config = TsallisINFCBConfig
+    requires = SolverTuning

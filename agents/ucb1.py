@@ -35,7 +35,7 @@ class UCB1Config(AgentConfig):
     or the lowest index."""
 
 
-class UCB1(BanditAgent):
+class UCB1(BanditAgent[UCB1Config]):
     """UCB1, the upper-confidence-bound index policy.
 
     Reference: Auer, Cesa-Bianchi & Fischer, "Finite-time Analysis of the Multiarmed Bandit Problem",
@@ -46,7 +46,6 @@ class UCB1(BanditAgent):
     """
 
     Config = UCB1Config
-    config: UCB1Config
     state_keys = ("means", "counts", "abs_reward_sum")
 
     def _init_state(self) -> None:

@@ -22,7 +22,9 @@ from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
 from rl_suite.agents.kernels import ucbvi_hoeffding_bonus
+from rl_suite.contracts import FiniteMDPModel
 from rl_suite.errors import UserError
+from rl_suite.exact.tabular import optimistic_backward_induction
 
 
 class UCBVIConfig(AgentConfig):
@@ -38,7 +40,7 @@ class UCBVIConfig(AgentConfig):
     """Pool counts over steps; ``"auto"`` reads ``env.unwrapped.stationary``."""
 
 
-class UCBVI(EpisodicAgent):
+class UCBVI(EpisodicAgent[UCBVIConfig]):
     """UCBVI with a Hoeffding bonus on the tabular view of a finite-state episodic env.
 
     Reference: Azar, Osband & Munos, "Minimax Regret Bounds for Reinforcement Learning", ICML 2017 (UCBVI-CH).
@@ -47,18 +49,16 @@ class UCBVI(EpisodicAgent):
     """
 
     Config = UCBVIConfig
-    config: UCBVIConfig
+    requires = FiniteMDPModel
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
         if not isinstance(self.observation_space, gym.spaces.Discrete):
             raise UserError(f"UCBVI needs Discrete(S) observations, got {self.observation_space}")
-        H = self._env_attr("horizon")
-        if H is None or int(H) < 1:
-            raise UserError("UCBVI needs an episodic env with env.unwrapped.horizon")
-        self.H, self.S, self.A = int(H), int(self.observation_space.n), self.n_arms
-        stationary = self._env_attr("stationary") if cfg.stationary == "auto" else cfg.stationary
+        model = self.contract(FiniteMDPModel)
+        self.H, self.S, self.A = int(model.horizon), int(self.observation_space.n), self.n_arms
+        stationary = model.stationary if cfg.stationary == "auto" else cfg.stationary
         self.pooled = bool(stationary)
         G = 1 if self.pooled else self.H
         self.counts = np.zeros((G, self.S, self.A))
@@ -70,22 +70,19 @@ class UCBVI(EpisodicAgent):
         self._plan()
 
     def _plan(self) -> None:
-        """Optimistic backward induction on the empirical model."""
-        V_next = np.zeros(self.S)
-        for h in range(self.H - 1, -1, -1):
-            g = 0 if self.pooled else h
-            n = self.counts[g]
-            seen = n > 0
-            safe = np.maximum(n, 1.0)
-            cap = float(self.H - h)
-            bonus = ucbvi_hoeffding_bonus(n, cap, self.log_term, self.config.bonus_scale)
-            Q = self.rew_sum[g] / safe + (self.trans[g] @ V_next) / safe + bonus
-            self.Q[h] = np.where(seen, np.minimum(Q, cap), cap)
-            V_next = self.Q[h].max(axis=1)
+        """Optimistic backward induction on the empirical model, clipped at ``H − h``."""
+        self.Q[...] = optimistic_backward_induction(
+            self.counts,
+            self.rew_sum,
+            self.trans,
+            lambda h, n: ucbvi_hoeffding_bonus(n, float(self.H - h), self.log_term, self.config.bonus_scale),
+            caps=self.H - np.arange(self.H, dtype=np.float64),
+        )
 
     def _act(self, obs: Any, h: int, deterministic: bool) -> int:
-        # ALGO LOGIC: greedy on the optimistic Q, random tie-breaking.
-        return int(self._argmax(self.Q[h, int(obs)][None], "random")[0])
+        # ALGO LOGIC: greedy on the optimistic Q, random tie-breaking while learning (the first best arm when
+        # deterministic, so a deterministic prediction never draws from the learning stream).
+        return int(self._argmax(self.Q[h, int(obs)][None], "first" if deterministic else "random")[0])
 
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: count the transition; re-plan at the end of the episode.

@@ -18,16 +18,16 @@ not stationary: on Tiger the first observation of an episode is uninformative an
 a deterministic policy can use ``h`` to know what the window's oldest observation followed. The stationary
 model (the default) pools windows across steps and learns faster per window; the time-indexed one can
 reach better window policies (Tiger H = 10, w = 1: regret 7.5 against 19.4 for the stationary model;
-:func:`~rl_suite.envs.pomdp.solvers.best_window_policy` bounds what any window-w policy can reach).
+:func:`~rl_suite.exact.pomdp.best_window_policy` bounds what any window-w policy can reach).
 
 Why windows: in γ-observable POMDPs the belief forgets its start, so near-optimal policies depend on the
-last L observations only (Golowich, Moitra & Rohatgi, STOC 2023; spec §4.1); a window agent closes the
+last L observations only (Golowich, Moitra & Rohatgi, STOC 2023); a window agent closes the
 memory gap only when ``w`` covers the memory the task needs (T-maze: ``w ≥ L``).
 
 Exact pseudo-regret. The Q-table changes only between episodes and ties are broken by a hash of
 (seed, episode, window), so the policy of episode k is a deterministic function of the history. After every
 re-plan its value is computed exactly by branching on observations
-(:meth:`~rl_suite.envs.pomdp._core.TabularPOMDPEnv.pseudo_regret`; spec §4.3) and recorded in
+(:meth:`~rl_suite.envs.pomdp._core.TabularPOMDPEnv.pseudo_regret`) and recorded in
 ``pseudo_regrets`` and :meth:`WindowUCBVI.diagnostics` (``summary.json`` →
 ``agent_diagnostics.exact_pseudo_regret``). The env's ``info["regret"]`` stays the realised "V* − return"
 of every episode, the curve all agents (SB3 included) share.
@@ -42,9 +42,10 @@ import numpy as np
 from pydantic import Field
 
 from rl_suite.agents.base import AgentConfig, EpisodicAgent
-from rl_suite.agents.belief_planner import pomdp_env
 from rl_suite.agents.kernels import ucbvi_hoeffding_bonus
+from rl_suite.contracts import TabularPOMDP
 from rl_suite.errors import UserError
+from rl_suite.exact.tabular import optimistic_backward_induction
 
 #: Window id of the end state (after a termination); its value is 0.
 END = 0
@@ -74,7 +75,7 @@ def window_of(history: tuple[int, ...], window: int) -> tuple[int, ...]:
     return history[-(2 * window + 1) :]
 
 
-class WindowUCBVI(EpisodicAgent):
+class WindowUCBVI(EpisodicAgent[WindowUCBVIConfig]):
     """UCBVI-CH on finite windows of the observation–action history of a tabular POMDP.
 
     References: Azar, Osband & Munos, "Minimax Regret Bounds for Reinforcement Learning", ICML 2017
@@ -83,12 +84,12 @@ class WindowUCBVI(EpisodicAgent):
     """
 
     Config = WindowUCBVIConfig
-    config: WindowUCBVIConfig
+    requires = TabularPOMDP
 
     def _init_state(self) -> None:
         cfg = self.config
         self._init_counters()
-        self.pomdp_env = pomdp_env(self.env, "window-ucbvi")
+        self.pomdp_env = self.contract(TabularPOMDP)
         m = self.pomdp_env.pomdp
         self.H, self.A, self.gamma = int(self.pomdp_env.max_steps), m.n_actions, float(m.gamma)
         rmax, rmin = float(m.R.max()), float(m.R.min())
@@ -146,24 +147,24 @@ class WindowUCBVI(EpisodicAgent):
         K = len(self._trans_index)
         src, act, dst = self.trans[:K, 0], self.trans[:K, 1], self.trans[:K, 2]
         w = self.trans_n[:K]
-        N = self.counts[:n_x]
-        seen = N > 0
-        safe = np.maximum(N, 1.0)
-        r_hat = self.rew_sum[:n_x] / safe
         log_term = math.log(2 * max(n_x, 1) * self.A * self.H * cfg.horizon_episodes / cfg.delta)
-        self.Q = np.empty((self.H, n_x, self.A))
         self._cache: dict[tuple[int, tuple[int, ...]], int] = {}
-        V_next = np.zeros(n_x)
-        for h in range(self.H - 1, -1, -1):
-            nxt = np.zeros(n_x * self.A)
-            np.add.at(nxt, src * self.A + act, w * V_next[dst])
-            bonus = ucbvi_hoeffding_bonus(N, self.H - h, log_term, cfg.bonus_scale, self.span)
-            q = r_hat + self.gamma * nxt.reshape(n_x, self.A) / safe + bonus
-            cap = self.vmax[h]
-            self.Q[h] = np.where(seen, np.minimum(q, cap), cap)
-            self.Q[h, END] = 0.0
-            V_next = self.Q[h].max(axis=1)
-            V_next[END] = 0.0
+
+        def next_sums(g: int, V: np.ndarray) -> np.ndarray:
+            """``Σ_x2 N(x, a, x2)·V(x2)`` over the sparse transition counts, ``(n_x, A)``."""
+            out = np.zeros(n_x * self.A)
+            np.add.at(out, src * self.A + act, w * V[dst])
+            return out.reshape(n_x, self.A)
+
+        self.Q = optimistic_backward_induction(
+            self.counts[None, :n_x],
+            self.rew_sum[None, :n_x],
+            next_sums,
+            lambda h, n: ucbvi_hoeffding_bonus(n, self.H - h, log_term, cfg.bonus_scale, self.span),
+            caps=self.vmax[: self.H],
+            gamma=self.gamma,
+            zero_state=END,
+        )
 
     def _choose(self, h: int, window: tuple[int, ...]) -> int:
         """Greedy action on ``Q_h``; ties broken by a hash of (seed, episode, window) — deterministic.
@@ -213,7 +214,7 @@ class WindowUCBVI(EpisodicAgent):
             self._evaluate()
 
     def _evaluate(self) -> None:
-        """Record the exact pseudo-regret of the policy the next episode plays (spec §4.3)."""
+        """Record the exact pseudo-regret of the policy the next episode plays (branching on observations)."""
         if not self.config.exact_regret:
             return
         r = self.pomdp_env.pseudo_regret(self._choose, window=self.config.window)

@@ -1,4 +1,4 @@
-"""The diabolical combination lock (mdps spec §3.4 R-LR-1/R-LR-2): episodes to open it, side by side.
+"""The diabolical combination lock (Misra et al. 2020; Zhang et al. 2022): episodes to open it, side by side.
 
     OMP_NUM_THREADS=1 python benchmarks/bench_comblock.py                 # H=5, seeds 0-2
     OMP_NUM_THREADS=1 python benchmarks/bench_comblock.py --horizons 5 10 --episodes 4000

@@ -1,4 +1,4 @@
-"""Stage-wise constrained bandits at full size: the reproduction table of bandit spec §9 (R4, R6).
+"""Stage-wise constrained bandits at full size (Pacchiano, Ghavamzadeh, Bartlett & Jiang, AISTATS 2021).
 
     python benchmarks/bench_constrained.py            # T=20 000 x 10 seeds (about two minutes)
     python benchmarks/bench_constrained.py --quick    # T=2 000 x 3 seeds smoke run
@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 import rl_suite  # noqa: E402, F401  (registers the env ids)
 from rl_suite import registry  # noqa: E402
 from rl_suite.compare import bootstrap_ci, mean  # noqa: E402
-from rl_suite.constraints import best_feasible_mixture, best_feasible_mixture_linprog  # noqa: E402
+from rl_suite.exact.lp import best_feasible_mixture, best_feasible_mixture_linprog  # noqa: E402
 from rl_suite.regret import fit_regret_exponent  # noqa: E402
 
 MAB = ("rl_suite/ConstrainedMAB-v0", {"instance_seed": 10, "reward_noise": "gaussian", "noise_sd": 0.1})

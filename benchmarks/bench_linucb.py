@@ -1,4 +1,4 @@
-"""LinUCB speed: rl_suite against MABWiser and contextualbandits on one stream (bandit spec §5).
+"""LinUCB speed: rl_suite against MABWiser and contextualbandits on one stream.
 
     python benchmarks/bench_linucb.py            # d=20, K=10, T=10 000 (about a minute)
     python benchmarks/bench_linucb.py --quick    # T=1 000 smoke run

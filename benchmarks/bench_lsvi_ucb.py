@@ -1,4 +1,4 @@
-"""LSVI-UCB speed and regret: rl_suite against rlberry-scool's LSVIUCBAgent (mdps spec §2.6 R-LIN-3).
+"""LSVI-UCB speed and regret: rl_suite against rlberry-scool's LSVIUCBAgent.
 
     python benchmarks/bench_lsvi_ucb.py --peer-python /path/to/venv/bin/python   # K = 1000 ours, 200 peer
     python benchmarks/bench_lsvi_ucb.py --quick

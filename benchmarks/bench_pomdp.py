@@ -1,4 +1,4 @@
-"""POMDP benchmark (mdps spec §4.4): reference solvers per env, and the regret of every POMDP agent.
+"""POMDP benchmark: reference solvers per env, and the regret of every POMDP agent.
 
 Three tables, printed as markdown:
 
@@ -13,11 +13,11 @@ Three tables, printed as markdown:
    stacked or recurrent, by branching on observations) and the fitted exponent of the cumulative exact
    pseudo-regret curve.
 3. **Window sweep** on Tiger H = 10: the regret of the best window-w policy found by
-   ``solvers.best_window_policy`` (exact values; what a window agent can reach at best), then the exact
+   ``pomdp.best_window_policy`` (exact values; what a window agent can reach at best), then the exact
    regret of window-UCBVI's policy every 500 episodes, with the stationary and the per-step model.
 
-``--rs78`` instead solves RockSample(7, 8) once with PBVI (1500 beliefs; minutes) and prints its value,
-time and belief-set size next to published values.
+``--rs78`` instead solves RockSample(7, 8) once with PBVI (1500 beliefs; minutes) and prints its value (a
+lower bound), the QMDP upper bound, time and belief-set size.
 
 Run (BLAS single-threaded, as every benchmark of the suite)::
 
@@ -39,7 +39,7 @@ import numpy as np
 
 import rl_suite  # noqa: F401  (registers the env ids)
 from rl_suite.config import agent_class
-from rl_suite.envs.pomdp import solvers
+from rl_suite.exact import pomdp
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
 
 SOLVER_ENVS: list[tuple[str, str, dict[str, Any]]] = [
@@ -172,12 +172,12 @@ def window_sweep(episodes: int) -> None:
     env = gym.make("rl_suite/Tiger-v0", horizon=10)
     model = env.unwrapped.pomdp
     v_star = env.unwrapped.optimal_value()
-    plan = solvers.belief_tree_plan(model)
+    plan = pomdp.belief_tree_plan(model)
     print("## Window sweep, Tiger H=10\n")
-    print("Regret of the best window-w policy found (exact values; `solvers.best_window_policy`):\n")
+    print("Regret of the best window-w policy found (exact values; `pomdp.best_window_policy`):\n")
     print("| window | regret V* − V^π | search s (cumulative) |")
     print("|---|---|---|")
-    found, r = {}, solvers.best_window_policy(model, 4, plan=plan)
+    found, r = {}, pomdp.best_window_policy(model, 4, plan=plan)
     while r is not None:  # the w = 4 search starts from its own results for w = 3, 2, 1, 0
         found[r.window], r = r, r.previous
     for w in (0, 1, 2, 4):

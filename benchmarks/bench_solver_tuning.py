@@ -1,4 +1,4 @@
-"""Learning to Relax, reproduced: bandit spec §7.5 (SOR, n = 100, 20 ω on [1, 1.95], tol 1e-8).
+"""Learning to Relax (Khodak et al., ICLR 2024) at small size: SOR, n = 100, 20 ω on [1, 1.95], tol 1e-8.
 
     python benchmarks/bench_solver_tuning.py             # T = 1000 and 5000, 3 sequences (a few minutes)
     python benchmarks/bench_solver_tuning.py --quick     # T = 200, 1 sequence (smoke run)
@@ -7,9 +7,9 @@ For each shift distribution (high and low variance) and each sequence seed, the 
 ``rl_suite/SORTuning-v0`` is built once (process pool, cached on disk: the second build must come from the
 cache) and every agent plays the same sequence. Printed per (distribution, T), averaged over the sequences:
 total iterations of ω = 1, of the best fixed ω in hindsight (and which ω), of the instance-optimal grid ω,
-and of each learner, with the learners' ratios to best-fixed and to instance-optimal. The spec's prototype
-measured Tsallis-INF at 1.38x best-fixed (T = 1000) and 1.17x (T = 5000), and 5-bin Tsallis-INF-CB at 0.98x
-best-fixed at T = 5000. Then the table timings: seconds per 1000 instances, first build and cached.
+and of each learner, with the learners' ratios to best-fixed and to instance-optimal. A first measurement
+of this setting gave Tsallis-INF 1.38x best-fixed (T = 1000) and 1.17x (T = 5000), and 5-bin Tsallis-INF-CB
+0.98x best-fixed at T = 5000. Then the table timings: seconds per 1000 instances, first build and cached.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SQIRL vs SB3 PPO and DQN sample complexity across small MDPs (llm_policy_opt spec §3.5 S2/S4).
+"""SQIRL vs SB3 PPO and DQN sample complexity across small MDPs (the correlation of Laidlaw et al. 2024).
 
     OMP_NUM_THREADS=1 python benchmarks/bench_sqirl_correlation.py --workers 2   # 42 + 2 MDPs x 3 seeds
     OMP_NUM_THREADS=1 python benchmarks/bench_sqirl_correlation.py --quick              # a smoke run
@@ -9,7 +9,7 @@ Empty-5x5 and LavaGapS5 enumerated by ``rl_suite/MiniGridFiniteHorizon-v0`` (H=1
 The spread of difficulty (min_k from 1 to 4) is what the correlation is measured across.
 
 Sample complexity is evaluated exactly: every ``--check-every`` env steps (every episode for SQIRL) the
-agent's greedy policy table is evaluated with :func:`rl_suite.tabular.policy_value` through
+agent's greedy policy table is evaluated with :func:`rl_suite.exact.tabular.policy_value` through
 ``env.policy_value``; the sample complexity is the first step at which its value is within
 ``--tolerance`` · (V* − V(uniform policy)) of V* (default 0.01; 0 demands exact optimality, which PPO and DQN
 rarely reach within a CPU budget), ``inf`` if never within the budget; the median over ``--seeds`` (3).
@@ -18,7 +18,7 @@ rarely reach within a CPU budget), ``inf`` if never within the budget; the media
 * PPO / DQN: Stable-Baselines3 directly (8 / 4 vectorised copies of the env, for speed) with observation
   ``one-hot(state) ⊕ one-hot(step)`` (the MDPs are non-stationary, so the policy needs the step).
 
-The table lists min_k, the simple effective-horizon bound (a proxy, see rl_suite.effective_horizon) and
+The table lists min_k, the simple effective-horizon bound (a proxy, see rl_suite.exact.effective_horizon) and
 the three sample complexities; below it, Spearman ρ between log sample complexities over the instances
 that both methods solved (and with unsolved runs ranked last), and between the bound and each method. A
 scatter plot PNG goes to ``--out``.
@@ -47,7 +47,7 @@ from scipy.stats import spearmanr  # noqa: E402
 
 import rl_suite  # noqa: E402, F401  (registers the env ids)
 from rl_suite.agents.sqirl import SQIRL  # noqa: E402
-from rl_suite.effective_horizon import min_k, simple_effective_horizon  # noqa: E402
+from rl_suite.exact.effective_horizon import min_k, simple_effective_horizon  # noqa: E402
 
 torch.set_num_threads(1)
 

@@ -5,8 +5,8 @@
 For every run folder: rebuild the env from ``config.yaml``, load the agent from the last checkpoint, read
 its deterministic action at every (step, model state) — through the observation the env shows for that
 state, so a sticky env's hidden previous action is handled — and evaluate that non-stationary policy
-exactly with ``env.policy_value`` (rl_suite.tabular). Prints a markdown table: greedy value, V*, regret of
-the greedy policy and whether it is optimal.
+exactly with ``env.policy_value`` (rl_suite.exact.tabular). Prints a markdown table: greedy value, V*,
+regret of the greedy policy and whether it is optimal.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The base of every env with a finite (latent) state space: an exact model, ``Q*``/``V*`` and exact regret.
 
 A :class:`FiniteHorizonMDPEnv` is an episodic MDP ``(S, A, H, P_h, R_h, ρ)`` given as arrays. It computes
-``Q*`` and ``V*`` once with :func:`rl_suite.tabular.backward_induction`, steps the model itself with its
+``Q*`` and ``V*`` once with :func:`rl_suite.exact.tabular.backward_induction`, steps the model itself with its
 own ``np_random`` and reports, at every step, the exact gap ``V*_h(s_h) − Q*_h(s_h, a_h)`` of the action
 taken. By the performance-difference lemma (Kakade & Langford, ICML 2002) these gaps sum, in expectation
 over the episode, to ``V*_0(s_0) − V^π_0(s_0)``: the pseudo-regret of the policy played.
@@ -21,8 +21,8 @@ from typing import Any, ClassVar, TypeVar
 import gymnasium as gym
 import numpy as np
 
-from rl_suite import tabular
 from rl_suite.errors import UserError
+from rl_suite.exact import tabular
 from rl_suite.spaces import discrete_action
 from rl_suite.state import State, check_state, generator_state, integer, optional, rng_state, set_rng_state
 
@@ -43,29 +43,6 @@ def sample_index(p: np.ndarray, u: float) -> int:
     """
     cdf = np.cumsum(p)
     return int(np.searchsorted(cdf, u * cdf[-1], side="right"))
-
-
-def check_probability(name: str, value: Any, upper_open: bool = False) -> float:
-    """Validate a probability knob in ``[0, 1]`` (or ``[0, 1)`` with ``upper_open``).
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given.
-        upper_open: Whether 1 is excluded.
-
-    Returns:
-        The value, as a Python ``float``.
-
-    Raises:
-        UserError: ``value`` is not a number in the allowed interval.
-    """
-    interval = "[0, 1)" if upper_open else "[0, 1]"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{name} must be a number in {interval}, got {value!r}")
-    value = float(value)
-    if not (0.0 <= value <= 1.0) or (upper_open and value == 1.0):
-        raise UserError(f"{name} must be in {interval}, got {value}")
-    return value
 
 
 def _read_only(x: np.ndarray) -> np.ndarray:

@@ -385,8 +385,8 @@ def analyze(
     out: Path = typer.Option(Path("runs"), "--out", help="Folder the report folder is written under."),
 ) -> None:
     """Effective horizon of an env: min_k, planning window, proxy bound, greedy returns (and sticky)."""
-    from rl_suite.effective_horizon import analyze as run_analysis
-    from rl_suite.effective_horizon import write_report
+    from rl_suite.analyze import analyze as run_analysis
+    from rl_suite.analyze import write_report
 
     kwargs = _env_kwargs(overrides, "analyze", "horizon=20")
     report = run_analysis(env_id, max_k=max_k, repeat_probability=repeat_probability, **kwargs)

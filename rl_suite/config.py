@@ -13,7 +13,9 @@ A run config in YAML::
 
 ``--set env.dim=20 --set agent.alpha=0.5 --set total_steps=5000`` overrides any key (values are parsed as
 YAML scalars). :func:`resolve` validates everything — env id, agent name, pairing, env arguments, agent
-settings — and fills every default in, so the ``config.yaml`` a run writes is the whole truth.
+settings — and fills every default in, so the ``config.yaml`` a run writes is the whole truth. The agent's
+settings are validated once, into the agent's typed config object (``config.agent.typed_settings``), which
+the runner hands to the agent as it is; resolving a resolved config again reuses it.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from rl_suite import registry
 from rl_suite.errors import UserError
@@ -58,10 +60,22 @@ class AgentSection(BaseModel):
     name: str
     """Agent short name, e.g. ``linucb`` (see ``rl-suite agents``)."""
 
+    #: The settings validated into the agent's config model by :func:`resolve` (``None`` until then).
+    _typed: BaseModel | None = PrivateAttr(None)
+
     @property
     def settings(self) -> dict[str, Any]:
         """The agent's settings."""
         return dict(self.model_extra or {})
+
+    @property
+    def typed_settings(self) -> BaseModel:
+        """The settings as the agent's config object, validated once by :func:`resolve`."""
+        if self._typed is None:
+            raise ValueError(
+                f"the settings of agent {self.name!r} are not resolved: call rl_suite.config.resolve"
+            )
+        return self._typed
 
 
 class WandbSettings(BaseModel):
@@ -328,6 +342,10 @@ def resolve(config: RunConfig | dict[str, Any]) -> RunConfig:
     Checks the env id (suggesting close ids), the agent name, that the agent supports the env's family,
     that every env argument exists (and its type, by building the env), and the agent settings against the
     agent's config model. Raises :class:`UserError` with one line on the first problem.
+
+    The returned config's ``agent.typed_settings`` is the agent's config object: the runner hands it to the
+    agent as it is. A config resolved before keeps its object, so the settings are validated once on the way
+    from the command line to the agent.
     """
     cfg = config if isinstance(config, RunConfig) else parse_run_config(config)
     entry = registry.env_entry(cfg.env.id)
@@ -350,17 +368,17 @@ def resolve(config: RunConfig | dict[str, Any]) -> RunConfig:
             f"--device {cfg.device} applies to torch agents; {cfg.agent.name} runs on numpy "
             "(leave --device at auto)"
         )
-    try:
-        agent_cfg = cls.Config.model_validate(settings)
-    except ValidationError as exc:
-        raise UserError(f"config: {validation_message(exc, cls.Config, prefix='agent.')}") from None
-
-    return cfg.model_copy(
-        update={
-            "env": EnvSection(id=entry.id, **_jsonable(env_kwargs)),
-            "agent": AgentSection(name=cfg.agent.name, **agent_cfg.model_dump(mode="json")),
-        }
-    )
+    done = cfg.agent._typed
+    if done is not None and type(done) is cls.Config and done.model_dump(mode="json") == settings:
+        agent_cfg = done  # resolved before (e.g. by the CLI, then by run_trial): validated once
+    else:
+        try:
+            agent_cfg = cls.Config.model_validate(settings)
+        except ValidationError as exc:
+            raise UserError(f"config: {validation_message(exc, cls.Config, prefix='agent.')}") from None
+    agent = AgentSection(name=cfg.agent.name, **agent_cfg.model_dump(mode="json"))
+    agent._typed = agent_cfg
+    return cfg.model_copy(update={"env": EnvSection(id=entry.id, **_jsonable(env_kwargs)), "agent": agent})
 
 
 def check_device(device: str) -> None:

@@ -3,21 +3,28 @@
 They are the single source for `rl-suite envs`, `rl-suite agents`, registration and pairing checks.
 
 Env entry points are strings so that ``import rl_suite`` stays cheap: a family's module is imported only
-when one of its envs is made. Agents are found by short name (``linucb``) and list the env *families* they
-support; a pairing outside that list is a :class:`~rl_suite.errors.UserError`, not a crash.
+when one of its envs is made. Every env family has a typed contract (:data:`FAMILY_CONTRACTS`, the protocols
+of :mod:`rl_suite.contracts`): what an agent may read from its envs. Agents are found by short name
+(``linucb``) and declare the contract they need (their class's ``requires``); the families they support
+follow from it: every family whose contract gives all they need. Only where the contract cannot decide — an
+agent that reads nothing from the env, or that needs observations or actions which not every family of its
+contract has — does the agent's entry list its families (``only``). A pairing outside an agent's families
+is a :class:`~rl_suite.errors.UserError`, not a crash.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from rl_suite import contracts
 from rl_suite.errors import UserError, did_you_mean
 
 NAMESPACE = "rl_suite"
 
-#: Env families. Agents declare which of these they support.
+#: Env families (each with its contract in :data:`FAMILY_CONTRACTS`).
 LINEAR_BANDIT = "linear_bandit"
 MULTI_ARMED_BANDIT = "multi_armed_bandit"
 CONSTRAINED_MAB = "constrained_mab"
@@ -33,8 +40,29 @@ MINIGRID = "minigrid"
 #: Sequence-level RLHF (whole responses; the sequence agents) and its token-level face (SB3 and friends).
 RLHF = "rlhf"
 RLHF_TOKEN = "rlhf_token"
-#: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well).
-CONSTRAINED_FAMILIES: tuple[str, ...] = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
+
+#: What an agent may read from every env of a family (``None``: nothing beyond the Gymnasium API).
+#: tests/test_contracts.py checks every registered env against its family's contract.
+FAMILY_CONTRACTS: dict[str, contracts.Contract[Any] | None] = {
+    LINEAR_BANDIT: contracts.LinearContextualBanditModel,
+    MULTI_ARMED_BANDIT: contracts.RewardNoiseModel,
+    CONSTRAINED_MAB: contracts.ConstrainedMABModel,
+    CONSTRAINED_LINEAR: contracts.StagewiseLinearModel,
+    SAFE_LINEAR: contracts.ConstrainedLinearModel,
+    SOLVER_TUNING: contracts.SolverTuning,
+    LINEAR_MDP: contracts.LinearMDPModel,
+    BLOCK_MDP: contracts.BlockMDPDecoder,
+    TABULAR_MDP: contracts.FiniteMDPModel,
+    POMDP: contracts.TabularPOMDP,
+    MINIGRID: contracts.FiniteMDPModel,
+    RLHF: contracts.RLHFSandbox,
+    RLHF_TOKEN: None,
+}
+#: Families whose envs report ``cost`` and ``violation`` in ``info`` (recorded and summarised as well):
+#: the stage-wise constrained ones.
+CONSTRAINED_FAMILIES: tuple[str, ...] = tuple(
+    f for f, c in FAMILY_CONTRACTS.items() if contracts.satisfies(c, contracts.StagewiseConstrained)
+)
 
 
 @dataclass(frozen=True)
@@ -57,11 +85,19 @@ class AgentEntry:
 
     name: str
     entry_point: str
-    families: tuple[str, ...]
     summary: str
     reference: str = ""
     #: Extra pip requirement the agent needs beyond the core install, if any.
     requires: str | None = None
+    #: The env families, only where the agent's contract cannot decide them: it reads nothing from the env
+    #: (``requires = None``), or not every family of its contract has the observations or actions it needs.
+    #: ``None`` derives them from the contract; a list must stay within what the contract allows.
+    only: tuple[str, ...] | None = None
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The env families the agent supports (``only``, or those its contract derives)."""
+        return supported_families(self)
 
 
 ENVS: tuple[EnvEntry, ...] = (
@@ -229,6 +265,7 @@ ENVS: tuple[EnvEntry, ...] = (
     ),
 )
 
+#: What the SB3 adapter runs on: Discrete or Box actions and observations, no constraint, no sequence face.
 _SB3_FAMILIES = (
     LINEAR_BANDIT,
     MULTI_ARMED_BANDIT,
@@ -239,294 +276,268 @@ _SB3_FAMILIES = (
     RLHF_TOKEN,
     MINIGRID,
 )
-_CONSTRAINED = (CONSTRAINED_MAB, CONSTRAINED_LINEAR, SAFE_LINEAR)
 
 AGENTS: tuple[AgentEntry, ...] = (
     AgentEntry(
         "linucb",
         "rl_suite.agents.linucb:LinUCB",
-        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "LinUCB with disjoint linear models (Sherman-Morrison updates)",
         "Li et al. 2010, Alg. 1",
     ),
     AgentEntry(
         "linucb-hybrid",
         "rl_suite.agents.hybrid_linucb:HybridLinUCB",
-        (LINEAR_BANDIT,),
         "LinUCB with hybrid (shared + per-arm) linear models",
         "Li et al. 2010, Alg. 2",
+        only=(LINEAR_BANDIT,),
     ),
     AgentEntry(
         "oful",
         "rl_suite.agents.oful:OFUL",
-        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "OFUL: optimism with the theoretical self-normalised confidence radius",
         "Abbasi-Yadkori et al. 2011",
     ),
     AgentEntry(
         "lin-ts",
         "rl_suite.agents.lin_ts:LinTS",
-        (LINEAR_BANDIT, CONSTRAINED_LINEAR, SAFE_LINEAR),
         "Linear Thompson sampling (Gaussian posterior, scale v)",
         "Agrawal & Goyal 2013",
     ),
     AgentEntry(
         "epsilon-greedy",
         "rl_suite.agents.epsilon_greedy:EpsilonGreedy",
-        (LINEAR_BANDIT, MULTI_ARMED_BANDIT, *_CONSTRAINED),
         "epsilon-greedy on ridge estimates (sample means on the multi-armed env)",
         "Sutton & Barto 2018, §2.2",
     ),
     AgentEntry(
         "ucb1",
         "rl_suite.agents.ucb1:UCB1",
-        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB, SOLVER_TUNING),
         "UCB1 index policy",
         "Auer, Cesa-Bianchi & Fischer 2002",
+        only=(MULTI_ARMED_BANDIT, CONSTRAINED_MAB, SOLVER_TUNING),
     ),
     AgentEntry(
         "bernoulli-ts",
         "rl_suite.agents.bernoulli_ts:BernoulliTS",
-        (MULTI_ARMED_BANDIT, CONSTRAINED_MAB),
         "Thompson sampling with Beta posteriors (Bernoulli rewards)",
         "Thompson 1933; Agrawal & Goyal 2012",
+        only=(MULTI_ARMED_BANDIT, CONSTRAINED_MAB),
     ),
     AgentEntry(
         "opb",
         "rl_suite.agents.opb:OPB",
-        (CONSTRAINED_MAB,),
         "Optimistic-pessimistic bandit: exact two-arm LP on optimistic rewards, pessimistic costs",
         "Pacchiano et al. 2021",
     ),
     AgentEntry(
         "oplb",
         "rl_suite.agents.oplb:OPLB",
-        (CONSTRAINED_LINEAR,),
         "Optimistic-pessimistic linear bandit (in-expectation constraint, known safe action)",
         "Pacchiano et al. 2021",
     ),
     AgentEntry(
         "safe-linucb",
         "rl_suite.agents.safe_linucb:SafeLinUCB",
-        (SAFE_LINEAR,),
         "Safe LinUCB: pessimistic scaling of every direction, optimistic choice (high probability)",
         "Pacchiano et al. 2024; Amani et al. 2019",
+        only=(SAFE_LINEAR,),
     ),
     AgentEntry(
         "lagrangian",
         "rl_suite.agents.lagrangian:Lagrangian",
-        _CONSTRAINED,
         "Primal-dual wrapper: any bandit agent on r - lambda*c, dual ascent on lambda",
         "Paternain et al. 2019; Efroni et al. 2020",
     ),
     AgentEntry(
         "tsallis-inf",
         "rl_suite.agents.tsallis_inf:TsallisINF",
-        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
         "1/2-Tsallis-INF (robust Newton normaliser), optimal in adversarial and stochastic regimes",
         "Zimmert & Seldin 2021; Khodak et al. 2024",
+        only=(SOLVER_TUNING, MULTI_ARMED_BANDIT),
     ),
     AgentEntry(
         "tsallis-inf-cb",
         "rl_suite.agents.tsallis_inf:TsallisINFCB",
-        (SOLVER_TUNING,),
         "One Tsallis-INF per bin of a scalar context",
         "Khodak et al. 2024",
     ),
     AgentEntry(
         "chebcb",
         "rl_suite.agents.chebcb:ChebCB",
-        (SOLVER_TUNING,),
         "Chebyshev-feature regression of each arm's cost on the context + inverse-gap weighting",
         "Khodak et al. 2024; Foster & Rakhlin 2020",
     ),
     AgentEntry(
         "exp3",
         "rl_suite.agents.exp3:EXP3",
-        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
         "EXP3 exponential weights on importance-weighted losses",
         "Auer et al. 2002",
+        only=(SOLVER_TUNING, MULTI_ARMED_BANDIT),
     ),
     AgentEntry(
         "fixed-arm",
         "rl_suite.agents.fixed_arm:FixedArm",
-        (SOLVER_TUNING, MULTI_ARMED_BANDIT),
         "Plays one fixed arm (the fixed-omega baseline)",
         "Khodak et al. 2024",
+        only=(SOLVER_TUNING, MULTI_ARMED_BANDIT),
     ),
     AgentEntry(
         "instance-oracle",
         "rl_suite.agents.instance_oracle:InstanceOracle",
-        (SOLVER_TUNING,),
         "Plays the instance-optimal grid omega of every round (reference, reads the env's table)",
         "Khodak et al. 2024",
     ),
     AgentEntry(
         "lsvi-ucb",
         "rl_suite.agents.lsvi_ucb:LSVIUCB",
-        (LINEAR_MDP, BLOCK_MDP),
         "LSVI-UCB with Sherman-Morrison inverses and finite-state sufficient statistics",
         "Jin et al. 2020",
     ),
     AgentEntry(
         "eps-lsvi",
         "rl_suite.agents.lsvi_ucb:EpsLSVI",
-        (LINEAR_MDP, BLOCK_MDP),
         "epsilon-greedy least-squares value iteration (no optimism)",
         "Jin et al. 2020 (baseline)",
     ),
     AgentEntry(
         "briee-lite",
         "rl_suite.agents.briee_lite:BRIEELite",
-        (BLOCK_MDP,),
         "Learns a latent decoder per step from the rich observations, LSVI-UCB on the decoded states",
         "Zhang et al. 2022 (BRIEE)",
     ),
     AgentEntry(
         "ucbvi",
         "rl_suite.agents.ucbvi:UCBVI",
-        (LINEAR_MDP, TABULAR_MDP),
         "UCBVI with a Hoeffding bonus on the tabular view",
         "Azar et al. 2017",
+        only=(LINEAR_MDP, TABULAR_MDP),
     ),
     AgentEntry(
         "mdp-oracle",
         "rl_suite.agents.mdp_oracle:MDPOracle",
-        (LINEAR_MDP, TABULAR_MDP),
         "Plays the optimal policy from the env's exact Q* (reference)",
         "Puterman 1994",
+        only=(LINEAR_MDP, TABULAR_MDP),
     ),
     AgentEntry(
         "window-ucbvi",
         "rl_suite.agents.window_ucbvi:WindowUCBVI",
-        (POMDP,),
         "UCBVI (Hoeffding bonus) on the last w observation-action pairs; exact per-episode pseudo-regret",
         "Azar et al. 2017; Golowich et al. 2023",
     ),
     AgentEntry(
         "omle-lite",
         "rl_suite.agents.omle_lite:OMLELite",
-        (POMDP,),
         "Sampled likelihood confidence set over the emission law + optimistic exact belief-tree planning",
         "Liu, Chung, Szepesvari & Jin 2022 (OMLE)",
     ),
     AgentEntry(
         "belief-planner",
         "rl_suite.agents.belief_planner:BeliefPlanner",
-        (POMDP,),
         "Optimal policy of the true model: belief tree (finite H) or PBVI alpha-vectors (reference)",
         "Kaelbling et al. 1998; Pineau et al. 2003",
     ),
     AgentEntry(
         "sqirl",
         "rl_suite.agents.sqirl:SQIRL",
-        (TABULAR_MDP, MINIGRID),
         "SQIRL: random exploration + k-head fitted-Q regression, one timestep per iteration",
         "Laidlaw et al. 2024 (ICLR)",
+        only=(TABULAR_MDP, MINIGRID),
     ),
     AgentEntry(
         "gorp",
         "rl_suite.agents.gorp:GORP",
-        (TABULAR_MDP, MINIGRID),
         "GORP: greedy over random-policy returns of k-action sequences (open loop)",
         "Laidlaw et al. 2023 (NeurIPS)",
+        only=(TABULAR_MDP, MINIGRID),
     ),
     AgentEntry(
         "ppo",
         "rl_suite.agents.sb3:PPOAgent",
-        _SB3_FAMILIES,
         "Stable-Baselines3 PPO through the adapter",
         "Schulman et al. 2017",
+        only=_SB3_FAMILIES,
     ),
     AgentEntry(
         "a2c",
         "rl_suite.agents.sb3:A2CAgent",
-        _SB3_FAMILIES,
         "Stable-Baselines3 A2C through the adapter",
         "Mnih et al. 2016",
+        only=_SB3_FAMILIES,
     ),
     AgentEntry(
         "dqn",
         "rl_suite.agents.sb3:DQNAgent",
-        _SB3_FAMILIES,
         "Stable-Baselines3 DQN through the adapter",
         "Mnih et al. 2015",
+        only=_SB3_FAMILIES,
     ),
     AgentEntry(
         "recurrent-ppo",
         "rl_suite.agents.sb3:RecurrentPPOAgent",
-        _SB3_FAMILIES,
         "sb3-contrib RecurrentPPO (LSTM policy) through the adapter",
         "sb3-contrib",
+        only=_SB3_FAMILIES,
         requires="sb3-contrib",
     ),
     AgentEntry(
         "ppo-framestack",
         "rl_suite.agents.sb3:PPOFrameStackAgent",
-        (POMDP,),
         "Stable-Baselines3 PPO on the last k observations (Gymnasium FrameStackObservation, k=4)",
         "Schulman et al. 2017; Mnih et al. 2015 (frame stacking)",
+        only=(POMDP,),
     ),
     AgentEntry(
         "rebel",
         "rl_suite.agents.rebel:REBEL",
-        (RLHF,),
         "REBEL: regress relative log-ratios of 2 on-policy responses onto eta x reward difference",
         "Gao et al. 2024 (arXiv 2404.16767)",
     ),
     AgentEntry(
         "a-star-po",
         "rl_suite.agents.a_star_po:APO",
-        (RLHF,),
         "A*-PO: offline V* from N reference samples, then 1-sample optimal-advantage regression",
         "Brantley et al. 2025 (arXiv 2505.20686)",
     ),
     AgentEntry(
         "grpo",
         "rl_suite.agents.grpo:GRPO",
-        (RLHF,),
         "GRPO: G samples per prompt, group-normalised advantages, clipped surrogate (TRL defaults)",
         "Shao et al. 2024",
     ),
     AgentEntry(
         "rloo",
         "rl_suite.agents.rloo:RLOO",
-        (RLHF,),
         "RLOO: k samples per prompt, leave-one-out baseline on the KL-shaped reward",
         "Ahmadian et al. 2024",
     ),
     AgentEntry(
         "online-dpo",
         "rl_suite.agents.online_dpo:OnlineDPO",
-        (RLHF,),
         "Online DPO: 2 on-policy samples judged by the reward, one DPO (or IPO) step",
         "Guo et al. 2024",
     ),
     AgentEntry(
         "dpo",
         "rl_suite.agents.dpo:DPO",
-        (RLHF,),
         "Offline DPO on a pi_ref preference dataset (evaluated on fresh generations)",
         "Rafailov et al. 2023",
     ),
     AgentEntry(
         "ipo",
         "rl_suite.agents.dpo:IPO",
-        (RLHF,),
         "Offline IPO: squared loss to a 1/(2 beta) margin (TRL's length-normalised form)",
         "Azar et al. 2023",
     ),
     AgentEntry(
         "chi-po",
         "rl_suite.agents.dpo:ChiPO",
-        (RLHF,),
         "Offline chi-PO: DPO with the chi-squared link z + log z and clipped margins",
         "Huang et al. 2024 (arXiv 2407.13399)",
     ),
     AgentEntry(
         "reward-model",
         "rl_suite.agents.reward_model:RewardModelAgent",
-        (RLHF,),
         "Bradley-Terry reward model learned online, playing best-of-n reranked pi_ref samples",
         "Ouyang et al. 2022; TRL RewardTrainer",
     ),
@@ -578,6 +589,25 @@ def agent_entry(name: str) -> AgentEntry:
     raise UserError(
         f"unknown agent {name!r}{did_you_mean(name, agent_names())}; known agents: {', '.join(agent_names())}"
     )
+
+
+@functools.cache
+def supported_families(entry: AgentEntry) -> tuple[str, ...]:
+    """The env families of an agent: its entry's ``only``, else those whose contract gives what it needs.
+
+    What it needs is its class's ``requires`` (so this imports the agent's module).
+    """
+    if entry.only is not None:
+        return entry.only
+    requires = load_entry_point(entry.entry_point).requires
+    if requires is None:
+        raise TypeError(f"agent {entry.name!r} requires no contract: its registry entry must list `only`")
+    return tuple(f for f, c in FAMILY_CONTRACTS.items() if contracts.satisfies(c, requires))
+
+
+def envs_providing(contract: contracts.Requirement) -> list[str]:
+    """The env ids whose family's contract gives ``contract``, in table order."""
+    return [e.id for e in ENVS if contracts.satisfies(FAMILY_CONTRACTS[e.family], contract)]
 
 
 def check_pairing(agent: str, env_id: str) -> None:

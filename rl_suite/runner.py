@@ -70,7 +70,7 @@ _STATE_FILE = "state.json"
 _LEGACY_ENV_FILE = "env.pkl"
 
 
-#: What ``run_trial`` returns: the run folder read back (DESIGN.md's name for it).
+#: What ``run_trial`` returns: the run folder read back (an alias of :class:`~rl_suite.store.RunRecord`).
 RunResult = RunRecord
 
 
@@ -304,7 +304,7 @@ def run_trial(config: RunConfig | dict[str, Any], progress: Progress | None = No
         summary = _new_summary(cfg)
         try:
             env = make_env(cfg)
-            agent = agent_class(cfg.agent.name)(env, cfg.agent.settings, seed=cfg.seed)
+            agent = agent_class(cfg.agent.name)(env, cfg.agent.typed_settings, seed=cfg.seed)
         except BaseException as exc:
             # A failure before the first step: the folder says so (compare lists it), then the error goes on.
             summary.update(status="failed", error=_one_line(exc), finished_at=now(), updated_at=now())
@@ -371,7 +371,7 @@ def resume_trial(run_dir: str | Path, progress: Progress | None = None, force: b
         clean_stale_files(run_dir)
         if loaded is None:  # killed before its first checkpoint: start again in the same folder
             env = make_env(cfg)
-            agent = agent_class(cfg.agent.name)(env, cfg.agent.settings, seed=cfg.seed)
+            agent = agent_class(cfg.agent.name)(env, cfg.agent.typed_settings, seed=cfg.seed)
             (run_dir / METRICS).unlink(missing_ok=True)
             return _execute(cfg, run_dir, env, agent, summary, progress=progress)
         env, agent, state = loaded

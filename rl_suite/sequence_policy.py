@@ -8,24 +8,24 @@ responses of exactly ``L`` tokens, autoregressively: ``π(y|x) = Π_t π(y_t | x
 
 Temperature is applied in one place, :meth:`SequencePolicy.logits` divided by ``temperature`` before the
 softmax, for sampling and for log-probabilities alike: ``sample(x, temperature=T)`` draws exactly from
-``exp(logprob(x, y, temperature=T))`` (spec §7.1; REBEL's code divides logits by the sampling temperature
-in the same way).
+``exp(logprob(x, y, temperature=T))`` (REBEL's official code, ZhaolinGao/REBEL ``src/tldr/rebel.py``,
+divides the logits by the sampling temperature in the same way).
 
 Policies (``make_policy(kind, task)``):
 
 * ``tabular``: a prefix-tree softmax, one free logit vector per (pool prompt, response prefix) — every
   distribution over responses is representable, so fixed points (REBEL's mirror-descent step, DPO's
   minimiser, π*) are reached exactly. Needs ``V**L <= MAX_ENUMERABLE``.
-* ``gru``: embedding 32, hidden 64; the prompt, a separator token, then the response (spec §6).
+* ``gru``: embedding 32, hidden 64 (rl_suite's sizes); the prompt, a separator token, then the response.
 * ``transformer``: 2-layer pre-norm causal transformer, d_model 64, 4 heads, learned positions, context
-  ``P + L <= 32`` (spec §6).
+  ``P + L <= 32`` (rl_suite's sizes).
 * ``hf``: any Hugging Face ``transformers`` causal LM, built from a config or loaded from a local
   directory (optional extra ``rl_suite[hf]``; no hub downloads).
 
 π_ref comes from :func:`sft_reference`: supervised training on noisy-teacher demonstrations.
 
 References:
-    Gao et al., "REBEL", NeurIPS 2024; Brantley et al., "A*-PO", 2025 (spec llm_policy_opt.md §6–7).
+    Gao et al., "REBEL", NeurIPS 2024 (arXiv 2404.16767); Brantley et al., "A*-PO", 2025 (arXiv 2505.20686).
 """
 
 from __future__ import annotations
@@ -39,8 +39,9 @@ import torch
 from torch import nn
 
 from rl_suite.devices import resolve_device
-from rl_suite.envs.rlhf.task import MAX_ENUMERABLE, RLHFTask, enumerate_sequences
 from rl_suite.errors import UserError
+from rl_suite.rlhf.datasets import demonstrations
+from rl_suite.rlhf.task import MAX_ENUMERABLE, RLHFTask, enumerate_sequences
 
 PolicyKind = Literal["tabular", "gru", "transformer", "hf"]
 #: The kinds built in (``hf`` needs the optional extra and is listed apart).
@@ -518,6 +519,31 @@ class HFPolicy(SequencePolicy):
         return out[:, self.prompt_length :, : self.vocab_size].float()
 
 
+def response_table(
+    policy: SequencePolicy, prompts: Any, all_responses: Any, temperature: float = 1.0
+) -> np.ndarray:
+    """A policy's exact response probabilities as a float64 ``(B, M)`` table whose rows sum to 1.
+
+    The one table the exact figures of a policy are computed from, by the RLHF env and the sequence
+    agents alike: its KL-regularised suboptimality (:func:`rl_suite.exact.kl.suboptimality`), expected
+    reward and KL. It is :meth:`SequencePolicy.response_probs` without gradients, in float64 on the CPU,
+    divided by its row sums (float32 rows sum to 1 only up to round-off).
+
+    Args:
+        policy: The policy.
+        prompts: ``(B, P)`` tokens.
+        all_responses: ``(M, L)`` tokens: every response, ``task.all_responses()``.
+        temperature: Temperature T of the distribution.
+
+    Returns:
+        ``(B, M)`` float64 probabilities.
+    """
+    with torch.no_grad():
+        probs = policy.response_probs(prompts, all_responses, temperature)
+    p = probs.double().cpu().numpy()
+    return p / p.sum(axis=1, keepdims=True)
+
+
 def make_policy(
     kind: PolicyKind | str, task: RLHFTask, seed: int = 0, device: str | torch.device = "cpu", **kwargs: Any
 ) -> SequencePolicy:
@@ -564,11 +590,11 @@ def sft_reference(
     noise: float = 0.5,
     batch_size: int = 64,
 ) -> SequencePolicy:
-    """Make π_ref by supervised fine-tuning on noisy-teacher demonstrations (spec §6).
+    """Make π_ref by supervised fine-tuning on noisy-teacher demonstrations.
 
     Each step draws ``batch_size`` pool prompts uniformly and a demonstration for each: the task's best
     response with every token replaced, with probability ``noise``, by a uniform random token
-    (:func:`~rl_suite.envs.rlhf.datasets.demonstrations`). Adam minimises the mean negative log-likelihood.
+    (:func:`~rl_suite.rlhf.datasets.demonstrations`). Adam minimises the mean negative log-likelihood.
     ``policy`` is trained in place; the returned π_ref is its :meth:`~SequencePolicy.frozen_copy`.
 
     Args:
@@ -583,8 +609,6 @@ def sft_reference(
     Returns:
         The frozen reference policy.
     """
-    from rl_suite.envs.rlhf.datasets import demonstrations
-
     if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
         raise UserError(f"steps must be an integer >= 0, got {steps!r}")
     rng = np.random.default_rng(seed)

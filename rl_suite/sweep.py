@@ -39,7 +39,7 @@ from rl_suite.config import (
     resolve,
 )
 from rl_suite.errors import UserError
-from rl_suite.runner import run_dir_name
+from rl_suite.runner import resume_trial, run_dir_name, run_trial
 from rl_suite.store import SUMMARY, Claim, RunBusy, RunRecord, read_run
 from rl_suite.tracking import Progress
 
@@ -208,8 +208,6 @@ def _retrying(job: Job, max_retries: int) -> JobOutcome:
 
 
 def _attempt(job: Job) -> JobOutcome:
-    from rl_suite.runner import resume_trial, run_trial
-
     if job.action == "skip":
         return JobOutcome(job, "skipped", job.path)
     if job.action == "busy":

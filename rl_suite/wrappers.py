@@ -12,9 +12,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite import tabular
-from rl_suite.effective_horizon import check_repeat_probability, sticky_model
 from rl_suite.errors import UserError
+from rl_suite.exact import tabular
+from rl_suite.exact.effective_horizon import check_repeat_probability, sticky_model
 from rl_suite.spaces import discrete_action
 
 
@@ -26,10 +26,10 @@ class StickyActions(gym.Wrapper):
 
     Regret: on an env with a finite model (``env.unwrapped.model()`` and a state key in ``info``, as every
     :class:`~rl_suite.envs._finite.FiniteHorizonMDPEnv`), the wrapper solves the exact sticky model
-    (:func:`rl_suite.effective_horizon.sticky_model`, state = (state, previous action)) and replaces
+    (:func:`rl_suite.exact.effective_horizon.sticky_model`, state = (state, previous action)) and replaces
     ``info["regret"]`` and ``info["optimal_value"]`` with that model's gap ``V*_h − Q*_h`` of the *chosen*
     action: exact for the sticky problem. :meth:`model` returns the sticky model, so
-    :func:`rl_suite.effective_horizon.analyze` sees it. On any other env ``info["regret"]`` is the
+    :func:`rl_suite.analyze.analyze` sees it. On any other env ``info["regret"]`` is the
     wrapped env's regret of the action actually *applied* (documented, not the sticky problem's).
 
     Args:

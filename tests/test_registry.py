@@ -17,6 +17,7 @@ import rl_suite
 from rl_suite import registry
 from rl_suite.errors import UserError
 from rl_suite.spaces import Simplex
+from tests.helpers import rollout, same
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_IDS = sorted(i for i in gym.registry if i.startswith(f"{registry.NAMESPACE}/"))
@@ -38,26 +39,12 @@ def test_check_env_passes_without_warnings(env_id: str) -> None:
 
 
 def _rollout(env_id: str, seed: int, steps: int = 50) -> list[tuple]:
+    """50 steps of the same random actions (the action space seeded with 123), reset at episodes' ends."""
     env = gym.make(env_id)
     env.action_space.seed(123)
-    obs, _ = env.reset(seed=seed)
-    out = [(np.asarray(obs).copy(),)]
-    for _ in range(steps):
-        obs, reward, term, trunc, info = env.step(env.action_space.sample())
-        out.append((np.asarray(obs).copy(), float(reward), term, trunc, float(info["regret"])))
-        if term or trunc:
-            obs, _ = env.reset()
+    out = rollout(env, seed, steps, lambda _t: env.action_space.sample())
     env.close()
     return out
-
-
-def _same(a: list[tuple], b: list[tuple]) -> bool:
-    return all(
-        all(
-            np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y for x, y in zip(ra, rb, strict=True)
-        )
-        for ra, rb in zip(a, b, strict=True)
-    )
 
 
 def _deterministic(env_id: str) -> bool:
@@ -74,9 +61,9 @@ def _deterministic(env_id: str) -> bool:
 
 @pytest.mark.parametrize("env_id", SUITE_IDS)
 def test_same_seed_same_trajectory(env_id: str) -> None:
-    assert _same(_rollout(env_id, 7), _rollout(env_id, 7))
+    assert same(_rollout(env_id, 7), _rollout(env_id, 7))
     # A deterministic env gives the same trajectory for every seed; any other must depend on the seed.
-    assert _same(_rollout(env_id, 7), _rollout(env_id, 8)) == _deterministic(env_id)
+    assert same(_rollout(env_id, 7), _rollout(env_id, 8)) == _deterministic(env_id)
 
 
 @pytest.mark.parametrize("env_id", SUITE_IDS)

@@ -129,6 +129,32 @@ def test_normalise_makes_the_reference_mean_one_per_task() -> None:
         stats.normalise({"ref": np.zeros((2, 2))}, "ref")
 
 
+def test_mean_reduces_one_axis() -> None:
+    x = np.array([[1.0, 2.0], [3.0, 6.0]])
+    np.testing.assert_allclose(stats.mean(x), [2.0, 4.0])  # (1 + 3)/2, (2 + 6)/2
+    np.testing.assert_allclose(stats.mean(x, axis=1), [1.5, 4.5])  # (1 + 2)/2, (3 + 6)/2
+
+
+def test_tau_grid_spans_every_agents_scores() -> None:
+    # pooled scores 1, 3, 2, 5: min 1, max 5, 5 points → 1, 2, 3, 4, 5
+    grid = stats.tau_grid({"a": np.array([[1.0, 3.0]]), "b": np.array([[2.0, 5.0]])}, points=5)
+    np.testing.assert_allclose(grid, [1.0, 2.0, 3.0, 4.0, 5.0])
+    # all scores equal (2): the grid is [2, 2 + 1]
+    np.testing.assert_allclose(stats.tau_grid({"a": np.full((1, 2), 2.0)}, points=3), [2.0, 2.5, 3.0])
+
+
+def test_stratified_indices_draw_runs_within_each_task() -> None:
+    # score = 10·run + task: a resample keeps the task (score mod 10) of every cell and draws its run
+    scores = 10.0 * np.arange(3)[:, None] + np.arange(2)[None, :]  # (3 runs, 2 tasks)
+    idx = stats.stratified_indices(scores.shape, 4, np.random.RandomState(0))
+    runs = np.random.RandomState(0).randint(0, 3, size=(4, 3, 2))  # one draw per cell, in this order
+    np.testing.assert_array_equal(idx[0], runs)
+    resampled = scores[idx]
+    assert resampled.shape == (4, 3, 2)
+    np.testing.assert_array_equal(resampled % 10, np.broadcast_to([0.0, 1.0], (4, 3, 2)))
+    np.testing.assert_array_equal(resampled // 10, runs)
+
+
 def test_bootstrap_of_one_run_per_task_has_no_spread_and_intervals_cover_the_point() -> None:
     one = stats.stratified_bootstrap(A[:1], stats.batched_mean, reps=50)
     assert one.low == pytest.approx(one.point) and one.high == pytest.approx(one.point)

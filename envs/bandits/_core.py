@@ -41,94 +41,11 @@ from rl_suite.state import (
     sequence,
     set_rng_state,
 )
+from rl_suite.validation import check_int
 
 REWARD_NOISES = ("bernoulli", "gaussian")
 
 ObsT = TypeVar("ObsT")
-
-
-def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
-    """Validate a string knob against its allowed values.
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given.
-        choices: The allowed values.
-
-    Returns:
-        The value, as a ``str``.
-
-    Raises:
-        UserError: ``value`` is not one of ``choices``.
-    """
-    if not isinstance(value, str) or value not in choices:
-        allowed = ", ".join(repr(c) for c in choices)
-        raise UserError(f"{name} must be one of {allowed}, got {value!r}")
-    return value
-
-
-def check_int(name: str, value: Any, low: int) -> int:
-    """Validate an integer knob ``>= low``.
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given (a Python or numpy integer; ``bool`` is refused).
-        low: The smallest allowed value.
-
-    Returns:
-        The value, as a Python ``int``.
-
-    Raises:
-        UserError: ``value`` is not an integer or is below ``low``.
-    """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise UserError(f"{name} must be an integer >= {low}, got {value!r}")
-    if value < low:
-        raise UserError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
-def _finite_number(name: str, value: Any, strict: bool) -> float:
-    """A finite float ``> 0`` (``strict``) or ``>= 0``, else a one-line :class:`UserError` naming it."""
-    bound = "> 0" if strict else ">= 0"
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise UserError(f"{name} must be a number {bound}, got {value!r}")
-    value = float(value)
-    if not (np.isfinite(value) and (value > 0 if strict else value >= 0)):
-        raise UserError(f"{name} must be a finite number {bound}, got {value}")
-    return value
-
-
-def check_positive(name: str, value: Any) -> float:
-    """Validate a finite, strictly positive float knob.
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given.
-
-    Returns:
-        The value, as a Python ``float``.
-
-    Raises:
-        UserError: ``value`` is not a number, not finite, or not ``> 0``.
-    """
-    return _finite_number(name, value, strict=True)
-
-
-def check_nonnegative(name: str, value: Any) -> float:
-    """Validate a finite float knob ``>= 0``.
-
-    Args:
-        name: The knob's name, as the user spells it.
-        value: The value given.
-
-    Returns:
-        The value, as a Python ``float``.
-
-    Raises:
-        UserError: ``value`` is not a finite number ``>= 0``.
-    """
-    return _finite_number(name, value, strict=False)
 
 
 def round_state(env: Any, checks: dict[str, Check]) -> State | None:

@@ -9,17 +9,9 @@ import gymnasium as gym
 import numpy as np
 from scipy.special import ndtr
 
-from rl_suite.envs.bandits._core import (
-    REWARD_NOISES,
-    BanditCore,
-    BanditEnv,
-    BanditVectorEnv,
-    check_choice,
-    check_int,
-    check_positive,
-)
+from rl_suite.envs.bandits._core import REWARD_NOISES, BanditCore, BanditEnv, BanditVectorEnv
 from rl_suite.errors import UserError
-from rl_suite.registry import LINEAR_BANDIT
+from rl_suite.validation import check_choice, check_int, check_positive
 
 MODELS = ("disjoint", "shared")
 CONTEXTS = ("sphere", "ball", "gaussian")
@@ -164,8 +156,6 @@ class LinearContextualBandit(BanditEnv[np.ndarray]):
     ## Version History
     * v0: initial version.
     """
-
-    family = LINEAR_BANDIT
 
     def __init__(
         self,

@@ -7,17 +7,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs.bandits._core import (
-    REWARD_NOISES,
-    BanditCore,
-    BanditEnv,
-    BanditVectorEnv,
-    check_choice,
-    check_int,
-    check_positive,
-)
+from rl_suite.envs.bandits._core import REWARD_NOISES, BanditCore, BanditEnv, BanditVectorEnv
 from rl_suite.errors import UserError
-from rl_suite.registry import MULTI_ARMED_BANDIT
+from rl_suite.validation import check_choice, check_int, check_positive
 
 #: ``n_arms``'s default: when ``means`` are given and ``n_arms`` is left here, the means decide.
 _DEFAULT_N_ARMS = 10
@@ -120,8 +112,6 @@ class MultiArmedBandit(BanditEnv[np.int64]):
     ## Version History
     * v0: initial version.
     """
-
-    family = MULTI_ARMED_BANDIT
 
     def __init__(
         self,

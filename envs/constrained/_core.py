@@ -22,9 +22,9 @@ import gymnasium as gym
 import numpy as np
 from scipy.special import ndtr
 
-from rl_suite.constraints import best_feasible_mixture, star_convex_optimum, violation_amount
 from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv, restore_round
 from rl_suite.errors import UserError
+from rl_suite.exact.lp import best_feasible_mixture, star_convex_optimum, violation_amount
 from rl_suite.spaces import (
     Simplex,
     discrete_action,
@@ -73,7 +73,7 @@ class PolicyCore(ConstrainedCore):
     """In-expectation setting: the action is a policy π over the K actions; the env samples ``a ∼ π``.
 
     Draws three normals per step: ``Φ(z₀)`` picks the arm by inverse CDF, ``z₁`` and ``z₂`` are the reward
-    and cost noise of that arm. The comparator is :func:`~rl_suite.constraints.best_feasible_mixture` on the
+    and cost noise of that arm. The comparator is :func:`~rl_suite.exact.lp.best_feasible_mixture` on the
     true means.
     """
 
@@ -118,7 +118,7 @@ class StarConvexCore(ConstrainedCore):
     """High-probability setting: play direction ``k`` at scale ``γ ∈ [0, 1]`` (``γ = 0`` is the safe action).
 
     Draws two normals per step, the Gaussian reward and cost noise. The comparator is
-    :func:`~rl_suite.constraints.star_convex_optimum` on the true means.
+    :func:`~rl_suite.exact.lp.star_convex_optimum` on the true means.
     """
 
     step_normals = 2

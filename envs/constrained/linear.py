@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs.bandits._core import REWARD_NOISES, check_choice, check_int, check_positive
+from rl_suite.envs.bandits._core import REWARD_NOISES
 from rl_suite.envs.constrained._core import (
     ACTION_MODES,
     ConstrainedBanditEnv,
@@ -17,7 +17,7 @@ from rl_suite.envs.constrained._core import (
     policy_action_space,
 )
 from rl_suite.errors import UserError
-from rl_suite.registry import CONSTRAINED_LINEAR
+from rl_suite.validation import check_choice, check_int, check_positive
 
 #: Index of the known safe action among each round's actions.
 SAFE_INDEX = 0
@@ -136,7 +136,6 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
     * v0: initial version.
     """
 
-    family = CONSTRAINED_LINEAR
     model = "shared"
 
     def __init__(

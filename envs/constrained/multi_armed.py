@@ -7,8 +7,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.constraints import best_feasible_mixture, best_feasible_mixture_linprog
-from rl_suite.envs.bandits._core import REWARD_NOISES, check_choice, check_int, check_positive
+from rl_suite.envs.bandits._core import REWARD_NOISES
 from rl_suite.envs.constrained._core import (
     ACTION_MODES,
     ConstrainedBanditEnv,
@@ -19,7 +18,8 @@ from rl_suite.envs.constrained._core import (
     policy_action_space,
 )
 from rl_suite.errors import UserError
-from rl_suite.registry import CONSTRAINED_MAB
+from rl_suite.exact.lp import best_feasible_mixture, best_feasible_mixture_linprog
+from rl_suite.validation import check_choice, check_int, check_positive
 
 #: Instances: drawn at random, the 4-arm example of the authors' code, or the means given.
 PRESETS = ("random", "paper4arm")
@@ -124,8 +124,6 @@ class ConstrainedMAB(ConstrainedBanditEnv):
     ## Version History
     * v0: initial version.
     """
-
-    family = CONSTRAINED_MAB
 
     def __init__(
         self,

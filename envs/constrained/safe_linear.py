@@ -7,11 +7,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.constraints import star_convex_optimum
-from rl_suite.envs.bandits._core import check_choice, check_int, check_positive
 from rl_suite.envs.constrained._core import ConstrainedBanditEnv, ConstrainedBanditVectorEnv, StarConvexCore
 from rl_suite.errors import UserError
-from rl_suite.registry import SAFE_LINEAR
+from rl_suite.exact.lp import star_convex_optimum
+from rl_suite.validation import check_choice, check_int, check_positive
 
 #: ``"random"``: Hutchinson et al.'s random instance; ``"circulant"``: the authors' fixed instance.
 PRESETS = ("random", "circulant")
@@ -116,7 +115,6 @@ class SafeLinearBandit(ConstrainedBanditEnv):
     * v0: initial version.
     """
 
-    family = SAFE_LINEAR
     model = "shared"
 
     def __init__(

@@ -1,4 +1,4 @@
-"""Small layered stochastic MDPs whose effective horizon is set by a lure (SQIRL's S2 family)."""
+"""Small layered stochastic MDPs whose effective horizon is set by a lure (for SQIRL, Laidlaw et al. 2024)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from rl_suite.effective_horizon import check_repeat_probability, min_k, sticky_model
-from rl_suite.envs._finite import FiniteHorizonMDPEnv, check_probability
-from rl_suite.envs.bandits._core import check_int, check_nonnegative
+from rl_suite.envs._finite import FiniteHorizonMDPEnv
+from rl_suite.exact.effective_horizon import check_repeat_probability, min_k, sticky_model
+from rl_suite.validation import check_int, check_nonnegative, check_probability
 
 
 def layered_lure_model(
@@ -84,7 +84,8 @@ class LayeredLureMDP(FiniteHorizonMDPEnv[np.int64]):
     """A random layered stochastic MDP with a lure that sets its effective horizon.
 
     ## Description
-    The family of the SQIRL paper's small-MDP experiment (Laidlaw et al., ICLR 2024; spec target S2): H
+    A family of small MDPs for comparing SQIRL (Laidlaw et al., ICLR 2024) with other learners on exactly
+    analysable instances (rl_suite's own construction; the paper's experiments use the BRIDGE MDPs): H
     steps, S states per step, A actions, slips and sparse background rewards, drawn from ``instance_seed``.
     ``lure_depth = d`` adds a lock path of d steps (reward 1 at its end) and a lure at the start (an
     immediate ``lure_reward`` that leads into a trap); for ``1/A < lure_reward < 1`` this makes min_k

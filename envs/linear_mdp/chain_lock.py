@@ -6,10 +6,10 @@ from typing import Any
 
 import numpy as np
 
-from rl_suite.envs._finite import FiniteHorizonMDPEnv, check_probability
-from rl_suite.envs.bandits._core import check_int
+from rl_suite.envs._finite import FiniteHorizonMDPEnv
 from rl_suite.envs.linear_mdp.simplex import linear_model
 from rl_suite.errors import UserError
+from rl_suite.validation import check_int, check_probability
 
 
 def chain_lock_features(

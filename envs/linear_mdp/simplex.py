@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from rl_suite.envs._finite import FiniteHorizonMDPEnv
-from rl_suite.envs.bandits._core import check_choice, check_int, check_positive
+from rl_suite.validation import check_choice, check_int, check_positive
 
 REWARD_NOISES = ("none", "bernoulli")
 STARTS = ("fixed", "uniform")
@@ -44,7 +44,7 @@ def draw_simplex_layer(
 
 
 def linear_model(phi: np.ndarray, mu: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Transitions ``P = Φ M`` (rows renormalised) and rewards ``r = Φ θ``, with the spec's self-checks.
+    """Transitions ``P = ΦM`` (rows renormalised) and rewards ``r = Φθ``; asserts φ ∈ Δ^d, P = ΦM, r ∈ [0, 1].
 
     Args:
         phi: Features ``(..., S, A, d)``.

@@ -8,9 +8,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs._finite import FiniteHorizonMDPEnv, check_probability
-from rl_suite.envs.bandits._core import check_choice, check_int, check_nonnegative
+from rl_suite.envs._finite import FiniteHorizonMDPEnv
 from rl_suite.errors import UserError
+from rl_suite.validation import check_choice, check_int, check_nonnegative, check_probability
 
 EMISSIONS = ("hadamard", "mlp")
 #: Latent states per step: the two good chains and the dead state.

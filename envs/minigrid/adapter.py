@@ -9,10 +9,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.effective_horizon import check_repeat_probability, sticky_model
 from rl_suite.envs._finite import FiniteHorizonMDPEnv
-from rl_suite.envs.bandits._core import check_choice, check_int
 from rl_suite.errors import UserError
+from rl_suite.exact.effective_horizon import check_repeat_probability, sticky_model
+from rl_suite.validation import check_choice, check_int
 
 #: Observation kinds: the full grid encoding (Markov), MiniGrid's egocentric 7×7 view, or the state id.
 OBSERVATIONS = ("full", "egocentric", "state")

@@ -1,7 +1,7 @@
 """The base of every POMDP env: a tabular model, a hidden state, exact or bracketed ``V*`` and episode regret.
 
 A :class:`TabularPOMDPEnv` is a POMDP ``(S, A, O, T, Z, R, b0, Z0)`` given as arrays, with the conventions
-of :mod:`rl_suite.envs.pomdp.solvers`:
+of :mod:`rl_suite.exact.pomdp`:
 
 * ``T[s, a, s']`` transitions (a dense ``(S, A, S)`` array, or one sparse ``(S, S)`` matrix per action for
   big models such as RockSample(7, 8));
@@ -25,7 +25,7 @@ episodes, or evaluate deterministic agents exactly with :meth:`TabularPOMDPEnv.p
 truncated discounted form the estimate has a bias of at most ``γ^N·max|R|/(1−γ)`` (``N = max_steps``),
 reported by :meth:`TabularPOMDPEnv.solve`.
 
-Exact pseudo-regret of agents (spec §4.3). Agents whose policy is deterministic given the history within
+Exact pseudo-regret of agents. Agents whose policy is deterministic given the history within
 an episode (``window-ucbvi``, ``omle-lite``, ``belief-planner``) call :meth:`TabularPOMDPEnv.pseudo_regret`
 once per episode on the policy they are about to play and keep the exact ``V*(b0) − V^{π_k}(b0)``
 themselves: in ``agent.pseudo_regrets`` and ``agent.diagnostics()["exact_pseudo_regret"]`` (which the runner
@@ -47,10 +47,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from rl_suite.envs._finite import check_probability, sample_index
-from rl_suite.envs.bandits._core import check_int
-from rl_suite.envs.pomdp import solvers
+from rl_suite.envs._finite import sample_index
 from rl_suite.errors import UserError
+from rl_suite.exact import pomdp as solvers  # aliased: TabularPOMDPEnv has a `pomdp` property
 from rl_suite.spaces import discrete_action
 from rl_suite.state import (
     State,
@@ -67,6 +66,7 @@ from rl_suite.state import (
     rng_state,
     set_rng_state,
 )
+from rl_suite.validation import check_int, check_probability
 
 #: How far a row of a probability table may stray from summing to 1.
 TABLE_ATOL = 1e-6
@@ -74,7 +74,7 @@ TABLE_ATOL = 1e-6
 GAMMA_MAX_STATES = 12
 #: Largest number of entries of an m-step emission matrix that :func:`revealing_alpha` builds.
 ALPHA_MAX_ENTRIES = 4_000_000
-#: Keys a ``pbvi_options`` dict may hold (see :func:`rl_suite.envs.pomdp.solvers.pbvi`).
+#: Keys a ``pbvi_options`` dict may hold (see :func:`rl_suite.exact.pomdp.pbvi`).
 PBVI_KEYS = ("n_expansions", "max_beliefs", "tol", "max_sweeps", "seed", "max_seconds")
 
 
@@ -277,7 +277,7 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
 
     ## Reference
     Kaelbling, Littman & Cassandra, "Planning and acting in partially observable stochastic domains",
-    Artificial Intelligence 1998. Reference solvers: :mod:`rl_suite.envs.pomdp.solvers`.
+    Artificial Intelligence 1998. Reference solvers: :mod:`rl_suite.exact.pomdp`.
 
     ## Version History
     * v0: initial version.
@@ -388,7 +388,7 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
             ``{"T", "Z", "R", "b0", "Z0", "gamma", "horizon", "terminal", "sparse"}``: ``T`` is ``(S, A, S)``
             when dense and a list of ``A`` sparse ``(S, S)`` matrices (``T[a][s, s']``) when ``sparse``;
             ``Z`` is ``(A, S', O)``; ``gamma`` is 1.0 when undiscounted; ``horizon`` is ``None`` for the
-            infinite-horizon form. :func:`rl_suite.envs.pomdp.solvers.as_model` accepts this dict.
+            infinite-horizon form. :func:`rl_suite.exact.pomdp.as_model` accepts this dict.
         """
         m = self._model
         T: Any = list(m.T) if m.sparse else m.dense_T()
@@ -518,7 +518,7 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
                 over ``horizon`` steps (discounted form: ``max_steps`` steps, refused beyond 10⁶ live
                 histories) — or an ``(O,)`` array of actions, a memoryless policy, evaluated exactly for
                 both forms (discounted: the infinite-horizon value) by
-                :func:`~rl_suite.envs.pomdp.solvers.evaluate_memoryless_policy`.
+                :func:`~rl_suite.exact.pomdp.evaluate_memoryless_policy`.
 
         Returns:
             ``E[Σ_t γ^t r_t]``.
@@ -541,17 +541,17 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
     def pseudo_regret(
         self, policy: Any, max_branches: int = 100_000, window: int | None = None
     ) -> float | None:
-        """Exact pseudo-regret ``V*(b0) − V^π(b0)`` of a deterministic history policy (spec §4.3).
+        """Exact pseudo-regret ``V*(b0) − V^π(b0)`` of a deterministic history policy.
 
         This is the evaluation hook of learners whose policy is fixed within an episode (``window-ucbvi``,
         ``omle-lite``, ``belief-planner``): the value is computed by branching on observations
-        (:func:`~rl_suite.envs.pomdp.solvers.evaluate_history_policy`; discounted form: truncated at
+        (:func:`~rl_suite.exact.pomdp.evaluate_history_policy`; discounted form: truncated at
         ``max_steps``), not estimated from returns.
 
         Args:
             policy: ``(o_0, a_0, ..., o_t) -> action`` in model observations; with ``window = w``, a
                 finite-window policy ``(h, x_h) -> action`` evaluated per window
-                (:func:`~rl_suite.envs.pomdp.solvers.evaluate_window_policy`, no branch limit).
+                (:func:`~rl_suite.exact.pomdp.evaluate_window_policy`, no branch limit).
             max_branches: Largest number of live histories; beyond it the evaluation is given up.
             window: ``w`` of a finite-window policy, or ``None`` for a history policy.
 
@@ -575,7 +575,10 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
         return self.optimal_value() - value
 
     def pomdp_metadata(self) -> dict[str, Any]:
-        """Learnability metadata of spec §4.1 (cached; ``None`` where too expensive to compute).
+        """Learnability metadata of the POMDP (cached; ``None`` where too expensive to compute).
+
+        The α of weakly-revealing POMDPs (Liu, Chung, Szepesvári & Jin, COLT 2022) and the γ of γ-observable
+        POMDPs (Golowich, Moitra & Rohatgi, STOC 2023).
 
         Returns:
             ``revealing_alpha`` (min over emission sources of σ_S of the ``revealing_steps``-step emission

@@ -6,8 +6,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rl_suite.envs.bandits._core import check_int
 from rl_suite.envs.pomdp._core import TabularPOMDPEnv
+from rl_suite.validation import check_int
 
 NORTH, EAST, SOUTH, WEST = 0, 1, 2, 3
 
@@ -106,7 +106,7 @@ class HeavenHell(TabularPOMDPEnv):
 
     ## Reference
     Geffner & Bonet, "Solving large POMDPs using real time dynamic programming", AAAI Fall Symposium 1998
-    (Heaven/Hell); the layout is the suite's own (spec §4.2, E8).
+    (Heaven/Hell); the layout is the suite's own.
 
     ## Version History
     * v0: initial version.

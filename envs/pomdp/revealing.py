@@ -6,10 +6,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rl_suite.envs.bandits._core import check_int, check_positive
-from rl_suite.envs.pomdp import solvers
 from rl_suite.envs.pomdp._core import TabularPOMDPEnv, revealing_alpha
 from rl_suite.errors import UserError
+from rl_suite.exact import pomdp
+from rl_suite.validation import check_int, check_positive
 
 
 def digits(n_states: int, base: int, steps: int) -> np.ndarray:
@@ -71,7 +71,7 @@ def random_revealing_pomdp(
 
     def mix(lam: float) -> tuple[dict[str, np.ndarray], float]:
         arrays = {k: (1 - lam) * sk[k] + lam * rnd[k] for k in sk}
-        model = solvers.make_model(arrays["T"], arrays["Z"], R, b0, arrays["Z0"], 1.0, 1)
+        model = pomdp.make_model(arrays["T"], arrays["Z"], R, b0, arrays["Z0"], 1.0, 1)
         sv = revealing_alpha(model, m)
         assert sv is not None
         return arrays, min(sv.values())

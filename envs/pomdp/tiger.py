@@ -6,9 +6,9 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 
-from rl_suite.envs._finite import check_probability
 from rl_suite.envs.pomdp._core import TabularPOMDPEnv
 from rl_suite.errors import UserError
+from rl_suite.validation import check_probability
 
 LISTEN, OPEN_LEFT, OPEN_RIGHT = 0, 1, 2
 TIGER_LEFT, TIGER_RIGHT = 0, 1
@@ -16,7 +16,7 @@ HEAR_LEFT, HEAR_RIGHT = 0, 1
 
 
 def tiger_model(accuracy: float = 0.85) -> dict[str, np.ndarray]:
-    """The Tiger arrays (``T``, ``Z``, ``R``, ``b0``, ``Z0``) in the conventions of :mod:`..solvers`.
+    """The Tiger arrays (``T``, ``Z``, ``R``, ``b0``, ``Z0``) in the form of :mod:`rl_suite.exact.pomdp`.
 
     Args:
         accuracy: Probability that listening hears the tiger's true side.
@@ -43,7 +43,7 @@ class Tiger(TabularPOMDPEnv):
     ends the "trial": the tiger is re-placed uniformly at random and the next observation is uniform
     (uninformative). The model is exactly the APPL/SARSOP ``Tiger.pomdp`` example file.
 
-    Reference values (``b0 = ½``; exact by belief-tree expectimax, PBVI within 1e-9; spec §4.2):
+    Reference values (``b0 = ½``; exact by belief-tree expectimax, PBVI within 1e-9):
 
     | H | 1 | 2 | 3 | 4 | 5 | 6 | 7 |
     |---|---|---|---|---|---|---|---|

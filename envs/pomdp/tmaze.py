@@ -6,13 +6,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rl_suite.envs.bandits._core import check_int
-from rl_suite.envs.pomdp import solvers
 from rl_suite.envs.pomdp._core import TabularPOMDPEnv
+from rl_suite.exact import pomdp
+from rl_suite.validation import check_int
 
 FORWARD, UP, DOWN = 0, 1, 2
 CUE_UP, CUE_DOWN, CORRIDOR, JUNCTION = 0, 1, 2, 3
-#: Value of the optimal (memory) policy and of the best deterministic memoryless policy (spec §4.2).
+#: Value of the optimal (memory) policy and of the best deterministic memoryless policy (exact; see TMaze).
 OPTIMAL_VALUE, MEMORYLESS_VALUE = 4.0, 2.0
 
 
@@ -66,7 +66,7 @@ class TMaze(TabularPOMDPEnv):
     the episode at the junction: +4 if the side is g, −0.1 otherwise. With ``H = L + 1`` steps there is
     no time to spare.
 
-    Facts (spec §4.2, R-PO-3; checked by the tests for L ∈ {2, 5, 10}): the optimal value is **4.0** (walk,
+    Facts (exact; checked by the tests for L ∈ {2, 5, 10}): the optimal value is **4.0** (walk,
     remember the cue, turn); the best deterministic *memoryless* policy (a function of the current
     observation, 3^4 = 81 of them) gets **2.0**: stall on one cue and walk-and-turn-correctly on the
     other, which beats "always turn the same way" (1.95). The memory gap is 2.0 for every L.
@@ -91,7 +91,7 @@ class TMaze(TabularPOMDPEnv):
 
     ## Reference
     Bakker, "Reinforcement learning with long short-term memory", NeurIPS 2002 (the T-maze); this is the
-    suite's simplified, fully specified version of spec §4.2 (E7).
+    suite's own simplified, fully specified version.
 
     ## Version History
     * v0: initial version.
@@ -122,7 +122,7 @@ class TMaze(TabularPOMDPEnv):
     def best_memoryless_value(self) -> float:
         """The best value of a deterministic memoryless policy, by exact evaluation of all 3^4 of them."""
         tables = np.stack(np.meshgrid(*[np.arange(3)] * 4, indexing="ij"), -1).reshape(-1, 4)
-        return max(solvers.evaluate_memoryless_policy(self.pomdp, t) for t in tables)
+        return max(pomdp.evaluate_memoryless_policy(self.pomdp, t) for t in tables)
 
     def _solve_extra(self) -> dict[str, Any]:
         return {"length": self.length, "best_memoryless_value": self.best_memoryless_value()}

@@ -1,9 +1,9 @@
 """The RLHF sandbox's two Gymnasium faces: whole responses (sequence agents) and next tokens (SB3).
 
-Both faces wrap one :class:`~rl_suite.envs.rlhf.task.RLHFTask`, one KL coefficient ``beta`` and one
+Both faces wrap one :class:`~rl_suite.rlhf.task.RLHFTask`, one KL coefficient ``beta`` and one
 frozen reference policy π_ref built from the env's own config. When the task is enumerable
 (``V**L <= MAX_ENUMERABLE``) the env tabulates, once, the gold rewards of every (prompt, response), π_ref,
-``π*_β ∝ π_ref·exp(r/β)`` and ``V*_β`` per prompt (:mod:`rl_suite.envs.rlhf.exact`).
+``π*_β ∝ π_ref·exp(r/β)`` and ``V*_β`` per prompt (:mod:`rl_suite.exact.kl`).
 """
 
 from __future__ import annotations
@@ -16,11 +16,10 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from rl_suite.envs._finite import check_probability
-from rl_suite.envs.rlhf import exact
-from rl_suite.envs.rlhf.task import RLHFTask, make_task
 from rl_suite.errors import UserError
-from rl_suite.sequence_policy import POLICY_KINDS, SequencePolicy, make_policy, sft_reference
+from rl_suite.exact import kl
+from rl_suite.rlhf.task import RLHFTask, make_task, reward_matrix
+from rl_suite.sequence_policy import POLICY_KINDS, SequencePolicy, make_policy, response_table, sft_reference
 from rl_suite.spaces import discrete_action
 from rl_suite.state import (
     Check,
@@ -33,6 +32,7 @@ from rl_suite.state import (
     rng_state,
     set_rng_state,
 )
+from rl_suite.validation import check_probability
 
 REFERENCES = ("sft", "uniform")
 _REFERENCE_CACHE: dict[tuple[Any, ...], SequencePolicy] = {}
@@ -109,7 +109,7 @@ class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
             scoring=scoring,
             n=ngram,
         )
-        self.beta = exact.check_beta(beta)
+        self.beta = kl.check_beta(beta)
         self.horizon = _int("horizon", horizon, 1)
         if reference not in REFERENCES:
             raise UserError(f"reference must be one of {', '.join(map(repr, REFERENCES))}, got {reference!r}")
@@ -141,13 +141,11 @@ class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
         self.optimal_probs: np.ndarray | None = None
         self.optimal_values: np.ndarray | None = None
         if self.task.enumerable:
-            self.rewards = exact.reward_matrix(self.task)
-            with torch.no_grad():
-                ref = self.reference.response_probs(self.task.prompts, self.task.all_responses())
-            ref64 = ref.double().cpu().numpy()
-            self.reference_probs = ref64 / ref64.sum(axis=1, keepdims=True)
-            self.optimal_probs = exact.optimal_policy(self.reference_probs, self.rewards, self.beta)
-            self.optimal_values = exact.optimal_value(self.reference_probs, self.rewards, self.beta)
+            self.rewards = reward_matrix(self.task)
+            responses = self.task.all_responses()
+            self.reference_probs = response_table(self.reference, self.task.prompts, responses)
+            self.optimal_probs = kl.optimal_policy(self.reference_probs, self.rewards, self.beta)
+            self.optimal_values = kl.optimal_value(self.reference_probs, self.rewards, self.beta)
         for name in (
             "max_rewards",
             "best_responses",
@@ -266,9 +264,9 @@ class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
             stats = {
                 "optimal_value": self.optimal_values,
                 "optimal_expected_reward": (opt * rew).sum(axis=1),
-                "optimal_kl": exact.kl_divergence(opt, ref),
+                "optimal_kl": kl.kl_divergence(opt, ref),
                 "reference_expected_reward": (ref * rew).sum(axis=1),
-                "reference_suboptimality": exact.suboptimality(ref, ref, rew, self.beta),
+                "reference_suboptimality": kl.suboptimality(ref, ref, rew, self.beta),
             }
             mode = opt.argmax(axis=1)
             for i, row in enumerate(rows):
@@ -307,7 +305,7 @@ class RLHFSequence(_RLHFEnv):
     ``unwrapped.task.prompts``.
 
     ## Rewards
-    The gold reward ``r(x, y)`` (see :mod:`rl_suite.envs.rlhf.task`). ``info`` of every step carries
+    The gold reward ``r(x, y)`` (see :mod:`rl_suite.rlhf.task`). ``info`` of every step carries
     ``gold_reward``, ``max_reward`` (``max_y r(x, y)``, exact for every task), ``reward_gap``
     (``max_y r(x, y) − r(x, y)``), ``optimal_value`` (``V*_β(x)``; ``max_y r(x, y)`` when not enumerable),
     ``prompt_index`` (the prompt just answered; ``reset``'s info has the first prompt's),
@@ -407,12 +405,8 @@ class RLHFSequence(_RLHFEnv):
                 return self._policy_gaps
             policy, temperature = self._policy, self._policy_temperature
         assert policy is not None and self.reference_probs is not None and self.rewards is not None
-        with torch.no_grad():
-            probs = policy.response_probs(self.task.prompts, self.task.all_responses(), temperature)
-        p = probs.double().cpu().numpy()
-        gaps = exact.suboptimality(
-            p / p.sum(axis=1, keepdims=True), self.reference_probs, self.rewards, self.beta
-        )
+        p = response_table(policy, self.task.prompts, self.task.all_responses(), temperature)
+        gaps = kl.suboptimality(p, self.reference_probs, self.rewards, self.beta)
         if cached:
             self._policy_gaps = gaps
         return gaps

@@ -16,7 +16,6 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs.bandits._core import check_choice, check_int, check_positive
 from rl_suite.envs.solver_tuning.generators import (
     CallableGenerator,
     HeatEquation,
@@ -28,9 +27,9 @@ from rl_suite.envs.solver_tuning.generators import (
 from rl_suite.envs.solver_tuning.solvers import check_omega, check_omega_grid, sor_solve, ssor_pcg_solve
 from rl_suite.envs.solver_tuning.table import CostTable, cached_table, counterfactual_table
 from rl_suite.errors import UserError
-from rl_suite.registry import SOLVER_TUNING
 from rl_suite.spaces import discrete_action
 from rl_suite.state import State, array, check_state, flag, generator_state, integer, rng_state, set_rng_state
+from rl_suite.validation import check_choice, check_int, check_positive
 
 FAMILIES = ("shifted_laplacian", "heat", "custom")
 #: Rows computed when the env first needs them (doubling after that, up to the horizon).
@@ -124,7 +123,6 @@ class SolverTuningEnv(gym.Env[Any, Any]):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     method: ClassVar[str]
-    family = SOLVER_TUNING
     #: Non-contextual agents may ignore the observation (the context is side information).
     context_is_side_information = True
     #: Rewards are minus iteration counts (≥ 1): loss-based agents normalise them.
@@ -443,7 +441,8 @@ class SolverTuningEnv(gym.Env[Any, Any]):
         self._played_rows, self._played_optimal = values["played_rows"], values["played_optimal"]
 
     def __getstate__(self) -> dict[str, Any]:
-        # Checkpoints pickle the env: keep the progress, drop the (cached, recomputable) table and systems.
+        # Pickling or deep-copying the env (checkpoints use get_state instead) keeps the progress and drops
+        # the cached, recomputable table and systems.
         state = dict(self.__dict__)
         state["_table"] = None
         state["_instances"] = None

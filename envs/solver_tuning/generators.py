@@ -26,9 +26,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from rl_suite.envs.bandits._core import check_int, check_positive
 from rl_suite.envs.solver_tuning.solvers import check_system, laplacian_2d, young_omega_from_beta
 from rl_suite.errors import UserError
+from rl_suite.validation import check_int, check_positive
 
 SHIFT_PRESETS: dict[str, tuple[float, float]] = {"high": (0.5, 1.5), "low": (2.0, 6.0)}
 """Beta(a, b) parameters of the paper's high- and low-variance shift distributions."""
@@ -241,7 +241,7 @@ def heat_diffusion(t: float | np.ndarray) -> float | np.ndarray:
 
 
 class HeatEquation(InstanceGenerator):
-    """Crank–Nicolson steps of the 2-D heat equation ``u_t = κ(t) Δu + f`` on the unit square (§7.4).
+    """Crank–Nicolson steps of the 2-D heat equation ``u_t = κ(t) Δu + f`` on the unit square.
 
     The paper's ``scripts/h2d.m`` / ``utils/Heat2D.m``: zero Dirichlet boundary, ``nx − 1`` interior points
     per side (h = 1/nx, n = (nx − 1)², natural row-major order, point ``(i, j)`` at ``((i+1)h, (j+1)h)``),

@@ -34,8 +34,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.sparse.linalg import splu
 
-from rl_suite.envs.bandits._core import check_choice, check_int, check_positive
 from rl_suite.errors import UserError
+from rl_suite.validation import check_choice, check_int, check_positive
 
 METHODS = ("sor", "ssor_pcg")
 DENSE_MAX_N = 300

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 
-from rl_suite.envs.bandits._core import check_choice, check_int
 from rl_suite.envs.solver_tuning.generators import Instance, InstanceGenerator
 from rl_suite.envs.solver_tuning.solvers import (
     DEFAULT_OMEGAS,
@@ -44,6 +43,7 @@ from rl_suite.envs.solver_tuning.solvers import (
     young_omega,
 )
 from rl_suite.errors import UserError
+from rl_suite.validation import check_choice, check_int
 
 FORMAT_VERSION = 1
 """Bumped whenever the solvers' counting or the file layout changes (old cache files are then ignored)."""

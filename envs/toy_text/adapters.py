@@ -9,8 +9,8 @@ import numpy as np
 from gymnasium.envs.registration import load_env_creator
 
 from rl_suite.envs._finite import FiniteHorizonMDPEnv, sample_index
-from rl_suite.envs.bandits._core import check_choice, check_int
 from rl_suite.errors import UserError
+from rl_suite.validation import check_choice, check_int
 
 #: Default horizon per toy-text family (Gymnasium's own time limits, 100 for CliffWalking).
 DEFAULT_HORIZONS = {

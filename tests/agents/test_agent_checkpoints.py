@@ -33,7 +33,7 @@ import pytest
 import torch
 
 from rl_suite import registry
-from rl_suite.agents.base import Agent, BanditAgent
+from rl_suite.agents.base import Agent, ArrayAgent
 from rl_suite.agents.checkpoint import (
     FORMAT,
     CheckpointError,
@@ -52,6 +52,7 @@ from rl_suite.agents.sb3 import SB3Agent
 from rl_suite.config import agent_class
 from rl_suite.errors import UserError
 from rl_suite.regret import RegretRecorder
+from tests.helpers import same
 
 LINEAR = "rl_suite/LinearContextualBandit-v0"
 MAB = "rl_suite/MultiArmedBandit-v0"
@@ -153,14 +154,6 @@ def _observations(name: str, n: int = 5) -> list[Any]:
     return seen
 
 
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, tuple):
-        return (
-            isinstance(b, tuple) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-        )
-    return np.array_equal(np.asarray(a), np.asarray(b))
-
-
 _SAVED: dict[str, list[Path]] = {}
 
 
@@ -230,7 +223,7 @@ def test_save_load_predicts_identically(name: str, tmp_path_factory: pytest.Temp
     loaded = cls.load(files[0], fresh)
     assert loaded.num_timesteps == agent.num_timesteps
     for obs in _observations(name):
-        assert _same(agent.predict(obs, deterministic=True), loaded.predict(obs, deterministic=True)), obs
+        assert same(agent.predict(obs, deterministic=True), loaded.predict(obs, deterministic=True)), obs
 
 
 # --------------------------------------------------------------------------- (b) pickle payloads
@@ -450,7 +443,7 @@ def test_damaged_files_are_one_line_errors(
         for what, raw in _damaged(path.read_bytes()).items():
             check(target, raw, what)
     payload = read_sealed(saved[0])
-    if issubclass(cls, BanditAgent):
+    if issubclass(cls, ArrayAgent):  # bandit, constrained and episodic agents: one .npz file
         variants = [(what, 0, raw, False) for what, raw in _npz_variants(payload).items()]
     elif issubclass(cls, SequenceAgent):
         variants = [(what, 0, raw, False) for what, raw in _torch_variants(payload).items()]

@@ -24,6 +24,7 @@ from rl_suite.agents.oful import OFUL
 from rl_suite.agents.ucb1 import UCB1
 from rl_suite.errors import UserError
 from rl_suite.regret import RegretRecorder
+from tests.helpers import assert_resumes_identically, play
 
 LINEAR = "rl_suite/LinearContextualBandit-v0"
 MAB = "rl_suite/MultiArmedBandit-v0"
@@ -64,13 +65,6 @@ def make_env(env_id: str, kwargs: dict[str, Any], num_envs: int | None = None) -
     if num_envs is None:
         return RegretRecorder(gym.make(env_id, **kwargs))
     return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
-
-
-def play(agent: BanditAgent, steps: int) -> np.ndarray:
-    """Learn ``steps`` rounds and return the per-round regret, shape (steps,) or (steps, R)."""
-    regrets: list[np.ndarray] = []
-    agent.learn(steps, callback=lambda _agent, info: regrets.append(np.array(info["regret"], dtype=float)))
-    return np.array(regrets)
 
 
 # --------------------------------------------------------------------------- the contract
@@ -121,27 +115,11 @@ def test_save_load_continues_identically(
     tmp_path: Path, name: str, env_id: str, env_kwargs: dict, settings: dict, num_envs: int | None
 ) -> None:
     cls = agent_cls(name)
-    env = make_env(env_id, env_kwargs, num_envs)
-    first = cls(env, settings, seed=7)
-    before = play(first, 100)
-    first.save(tmp_path / "agent.npz")
-    resumed = cls.load(tmp_path / "agent.npz", env)  # same env object: it continues its stream
-    after = play(resumed, 100)
-
-    straight = cls(make_env(env_id, env_kwargs, num_envs), settings, seed=7)
-    reference = play(straight, 200)
-    np.testing.assert_array_equal(np.concatenate([before, after]), reference)
-    assert resumed.num_timesteps == straight.num_timesteps == 200
+    make = lambda: cls(make_env(env_id, env_kwargs, num_envs), settings, seed=7)  # noqa: E731
+    resumed, straight = assert_resumes_identically(make, tmp_path / "agent.npz", 100, 100)
     assert resumed.state_keys == straight.state_keys
     for key in straight.state_keys:
         np.testing.assert_array_equal(getattr(resumed, key), getattr(straight, key), err_msg=key)
-
-
-@pytest.mark.parametrize("name", ["lin-ts", "epsilon-greedy", "linucb"])
-def test_seed_determines_the_run(name: str) -> None:
-    runs = [play(agent_cls(name)(make_env(LINEAR, SMALL), seed=s), 150) for s in (0, 0, 1)]
-    np.testing.assert_array_equal(runs[0], runs[1])
-    assert not np.array_equal(runs[0], runs[2])
 
 
 @pytest.mark.parametrize(
@@ -249,10 +227,12 @@ class PlainLinearEnv(gym.Env):
 
 def test_auto_settings_need_an_env_that_provides_them() -> None:
     env = PlainLinearEnv()
-    with pytest.raises(UserError, match="model='auto' needs an env that says its model") as exc:
+    # Each 'auto' names the contract it reads, what the env lacks, what to set instead and who provides it.
+    with pytest.raises(UserError, match=r"OFUL: model='auto' needs a linear bandit \(env\.unwrapped") as exc:
         OFUL(env)
-    one_line(exc)
-    with pytest.raises(UserError, match=r"R='auto' reads env\.unwrapped\.noise_sd_bound.*set R") as exc:
+    assert "PlainLinearEnv does not provide (it lacks noise_sd_bound, model" in one_line(exc)
+    assert "set model explicitly; envs that provide it: rl_suite/LinearContextualBandit-v0" in one_line(exc)
+    with pytest.raises(UserError, match=r"R='auto' needs .*\(env\.unwrapped\.noise_sd_bound\).*set R") as exc:
         OFUL(env, {"model": "shared"})
     one_line(exc)
     with pytest.raises(UserError, match="set L to a number"):

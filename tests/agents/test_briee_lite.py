@@ -22,6 +22,7 @@ from rl_suite.agents.briee_lite import (
 from rl_suite.config import resolve
 from rl_suite.errors import UserError
 from rl_suite.runner import run_trial
+from tests.helpers import assert_resumes_identically
 
 COMBLOCK = "rl_suite/DiabolicalCombLock-v0"
 
@@ -166,16 +167,8 @@ def test_briee_lite_runs_through_the_runner(tmp_path: Path) -> None:
 
 def test_resume_continues_identically(tmp_path: Path) -> None:
     settings = {"update_every": 4, "train_steps": 10}
-    regrets: list[float] = []
-    first = BRIEELite(gym.make(COMBLOCK, horizon=3, n_actions=4), settings, seed=3)
-    first.learn(40, callback=lambda _a, info: regrets.append(info["regret"]))
-    first.save(tmp_path / "a.npz")
-    resumed = BRIEELite.load(tmp_path / "a.npz", first.env)
-    resumed.learn(30, callback=lambda _a, info: regrets.append(info["regret"]))
-    straight: list[float] = []
-    twin = BRIEELite(gym.make(COMBLOCK, horizon=3, n_actions=4), settings, seed=3)
-    twin.learn(70, callback=lambda _a, info: straight.append(info["regret"]))
-    assert regrets == straight
+    make = lambda: BRIEELite(gym.make(COMBLOCK, horizon=3, n_actions=4), settings, seed=3)  # noqa: E731
+    resumed, twin = assert_resumes_identically(make, tmp_path / "a.npz", 40, 30)
     assert int(twin.refits[0]) == 5  # 70 steps = 23 episodes at H=3, a refit every 4: the refits matter
     np.testing.assert_array_equal(resumed.W, twin.W)
     np.testing.assert_array_equal(resumed.Q, twin.Q)

@@ -13,11 +13,12 @@ import pytest
 import rl_suite  # noqa: F401  (registers the env ids)
 from rl_suite import registry
 from rl_suite.agents.base import BanditAgent
-from rl_suite.agents.kernels import anytime_mean_radius, stagewise_reward_inflation
 from rl_suite.agents.lagrangian import Lagrangian
 from rl_suite.agents.opb import OPB
 from rl_suite.errors import UserError
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
+from tests import helpers
+from tests.helpers import assert_resumes_identically
 
 MAB = "rl_suite/ConstrainedMAB-v0"
 LIN = "rl_suite/StagewiseConstrainedLinearBandit-v0"
@@ -66,15 +67,7 @@ def make_env(env_id: str, kwargs: dict[str, Any], num_envs: int | None = None) -
 
 def play(agent: BanditAgent, steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Per-round regret and violation, each ``(steps,)`` or ``(steps, R)``."""
-    regret: list[Any] = []
-    violation: list[Any] = []
-
-    def record(_agent: Any, info: dict[str, Any]) -> None:
-        regret.append(np.array(info["regret"], dtype=float))
-        violation.append(np.array(info["violation"], dtype=float))
-
-    agent.learn(steps, callback=record)
-    return np.array(regret), np.array(violation)
+    return helpers.play(agent, steps, ("regret", "violation"))
 
 
 def headline(
@@ -127,16 +120,10 @@ def test_save_load_continues_identically(
     tmp_path: Path, name: str, env_id: str, env_kwargs: dict, settings: dict, num_envs: int | None
 ) -> None:
     cls = agent_cls(name)
-    env = make_env(env_id, env_kwargs, num_envs)
-    first = cls(env, settings, seed=7)
-    before = play(first, 80)
-    first.save(tmp_path / "agent.npz")
-    resumed = cls.load(tmp_path / "agent.npz", env)
-    after = play(resumed, 80)
-    straight = cls(make_env(env_id, env_kwargs, num_envs), settings, seed=7)
-    reference = play(straight, 160)
-    for got_a, got_b, want in zip(before, after, reference, strict=True):
-        np.testing.assert_array_equal(np.concatenate([got_a, got_b]), want)
+    make = lambda: cls(make_env(env_id, env_kwargs, num_envs), settings, seed=7)  # noqa: E731
+    resumed, straight = assert_resumes_identically(
+        make, tmp_path / "agent.npz", 80, 80, ("regret", "violation")
+    )
     for key in straight.state_keys:
         np.testing.assert_array_equal(getattr(resumed, key), getattr(straight, key), err_msg=key)
     if isinstance(straight, Lagrangian):
@@ -229,21 +216,8 @@ def test_lagrangian_is_feasible_on_average_not_every_round() -> None:
     assert diag["lambda"] > 0
 
 
-# --------------------------------------------------------------------------- kernels and bad input
-def test_reward_inflation_values() -> None:
-    assert stagewise_reward_inflation("theory", 0.5, 0.1) == pytest.approx(1 + 2 / 0.4)
-    assert stagewise_reward_inflation("authors", 0.5, 0.1) == pytest.approx(3.0)
-    assert stagewise_reward_inflation(1.5, 0.5, 0.1) == 1.5
-    with pytest.raises(ValueError, match="tau > c0"):
-        stagewise_reward_inflation("theory", 0.1, 0.1)
-
-
-def test_anytime_radius_hand_computed() -> None:
-    r = anytime_mean_radius(np.array([[4.0, 0.0]]), np.array([10.0]), 0.5, 0.01)
-    assert r[0, 0] == pytest.approx(0.5 * np.sqrt(2 * np.log(2 * 2 * 100 / 0.01) / 4))
-    assert np.isinf(r[0, 1])
-
-
+# --------------------------------------------------------------------------- bad input
+# (the kernels stagewise_reward_inflation and anytime_mean_radius: tests/agents/test_kernels.py)
 def test_wrong_pairings_are_one_line_errors() -> None:
     with pytest.raises(UserError, match="action_mode='distribution'"):
         OPB(make_env(MAB, {"action_mode": "arm"}))

@@ -16,6 +16,7 @@ from rl_suite.agents.base import EpisodicAgent
 from rl_suite.agents.lsvi_ucb import LSVIUCB, EpsLSVI
 from rl_suite.envs._finite import FiniteHorizonMDPEnv
 from rl_suite.errors import UserError
+from tests.helpers import assert_resumes_identically, play
 
 SIMPLEX = "rl_suite/SimplexLinearMDP-v0"
 LOCK = "rl_suite/LinearChainLock-v0"
@@ -40,12 +41,6 @@ class OneHotMDP(FiniteHorizonMDPEnv[np.int64]):
 
 def agent_cls(name: str) -> type[EpisodicAgent]:
     return registry.load_entry_point(registry.agent_entry(name).entry_point)
-
-
-def play(agent: EpisodicAgent, steps: int) -> np.ndarray:
-    regret: list[float] = []
-    agent.learn(steps, callback=lambda _a, info: regret.append(info["regret"]))
-    return np.array(regret)
 
 
 def episode_regret(agent: EpisodicAgent, episodes: int) -> np.ndarray:
@@ -190,19 +185,12 @@ def test_resume_mid_episode_continues_identically(
     tmp_path: Path, name: str, env_id: str, settings: dict
 ) -> None:
     cls = agent_cls(name)
-    env = gym.make(env_id)
-    first = cls(env, settings, seed=5)
-    before = play(first, 37)  # stops in the middle of an episode
-    first.save(tmp_path / "a.npz")
-    resumed = cls.load(tmp_path / "a.npz", env)
-    after = play(resumed, 50)
-    straight = play(cls(gym.make(env_id), settings, seed=5), 87)
-    np.testing.assert_array_equal(np.concatenate([before, after]), straight)
-    assert env.action_space.contains(resumed.predict(np.asarray(env.observation_space.sample())))
+    make = lambda: cls(gym.make(env_id), settings, seed=5)  # noqa: E731
+    assert_resumes_identically(make, tmp_path / "a.npz", 37, 50)  # saved in the middle of an episode
 
 
 def test_wrong_envs_are_one_line_errors() -> None:
-    with pytest.raises(UserError, match="LSVI-UCB needs known features"):
+    with pytest.raises(UserError, match="LSVIUCB needs a linear MDP with known features"):
         LSVIUCB(gym.make(FROZEN))
     with pytest.raises(UserError, match="decode\\(\\) needs emission='hadamard'"):
         LSVIUCB(gym.make(COMBLOCK, emission="mlp"), {"decoder": "oracle"})
@@ -210,7 +198,7 @@ def test_wrong_envs_are_one_line_errors() -> None:
         LSVIUCB(gym.make("rl_suite/MultiArmedBandit-v0"), {"decoder": "oracle"})
     with pytest.raises(UserError, match=r"UCBVI needs Discrete\(S\) observations"):
         agent_cls("ucbvi")(gym.make("rl_suite/DiabolicalCombLock-v0"))
-    with pytest.raises(UserError, match="mdp-oracle needs an env with an exact model"):
+    with pytest.raises(UserError, match="MDPOracle needs a finite MDP with an exact model"):
         agent_cls("mdp-oracle")(gym.make("rl_suite/MultiArmedBandit-v0"))
     with pytest.raises(UserError, match="single env"):
         LSVIUCB(

@@ -87,7 +87,7 @@ def test_online_agents_reduce_the_exact_suboptimality(name: str, settings: dict,
     assert agent.costs["cost/generations"] == 6 * gens_per_round * 25
     assert end < 0.5 * start, (start, end)
     # the env's per-step regret is the exact suboptimality of the attached policy at that prompt
-    gaps = env.unwrapped.policy_suboptimality(agent.policy, temperature=agent.cfg.temperature)
+    gaps = env.unwrapped.policy_suboptimality(agent.policy, temperature=agent.config.temperature)
     assert float(np.mean(gaps)) == pytest.approx(end, rel=1e-4, abs=1e-6)
 
 

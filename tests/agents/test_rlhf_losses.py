@@ -286,6 +286,30 @@ def test_advantages_hand_values() -> None:
     assert logp.grad.tolist() == pytest.approx([-0.5, 0.5])
 
 
+def test_grouping_and_shaping_hand_values() -> None:
+    # group ids 7, 3, 7, 9 → sorted unique (3, 7, 9) → dense (1, 0, 1, 2), G = 3
+    dense, n_groups = L.group_index(torch.tensor([7, 3, 7, 9]))
+    assert dense.tolist() == [1, 0, 1, 2] and n_groups == 3
+    # pairs by id: id 2 holds (20, 40), id 5 holds (10, 30); ordered by id, first member first in the batch
+    first, second = L.pair_up(torch.tensor([10.0, 20.0, 30.0, 40.0]), torch.tensor([5, 2, 5, 2]))
+    assert first.tolist() == [20.0, 10.0] and second.tolist() == [40.0, 30.0]
+    # unbiased std per group: (1, 3) → mean 2, ((−1)² + 1²)/1 = 2 → √2 = 1.4142136;
+    # (2, 2, 6) → mean 10/3, (16/9 + 16/9 + 64/9)/2 = 16/3 → 2.3094011
+    std = L.group_reward_std(torch.tensor([1.0, 3.0, 2.0, 2.0, 6.0]), torch.tensor([0, 0, 1, 1, 1]))
+    assert std.tolist() == pytest.approx([1.4142136, 2.3094011], abs=1e-7)
+    # r − c·(ℓ − ℓ_ref) with c = 0.5: 1 − 0.5·(−1 + 2) = 0.5 and 0 − 0.5·0 = 0, detached
+    logp = torch.tensor([-1.0, -2.0], requires_grad=True)
+    shaped = L.kl_shaped_reward(torch.tensor([1.0, 0.0]), logp, torch.tensor([-2.0, -2.0]), 0.5)
+    assert shaped.tolist() == pytest.approx([0.5, 0.0]) and not shaped.requires_grad
+    # χPO link e^h + h of h = ℓ − ℓ_ref: h = 0 → 1; h = ln 2 → 2 + 0.6931472; h = −ln 2 → 0.5 − 0.6931472
+    h = torch.tensor([0.0, math.log(2.0), -math.log(2.0)])
+    assert L.chipo_link(h, torch.zeros(3)).tolist() == pytest.approx([1.0, 2.6931472, -0.1931472], abs=1e-7)
+    with pytest.raises(ValueError, match="exactly twice"):
+        L.pair_up(torch.zeros(4), torch.zeros(4, dtype=torch.long))
+    with pytest.raises(ValueError, match="1-D"):
+        L.group_index(torch.zeros(2, 2, dtype=torch.long))
+
+
 def test_grpo_first_step_is_the_policy_gradient_and_clip_works() -> None:
     g = torch.Generator().manual_seed(0)
     tok = torch.randn(4, 3, generator=g).requires_grad_(True)

@@ -65,7 +65,8 @@ def test_sb3_agents_train_through_the_runner(tmp_path: Path, agent: str, env_id:
 
 
 @pytest.mark.parametrize("agent", list(TINY))
-def test_sb3_save_load_round_trip(tmp_path: Path, agent: str) -> None:
+def test_sb3_checkpoint_is_the_parameters_and_restores_counters(tmp_path: Path, agent: str) -> None:
+    """(Identical predictions after loading, and nothing else written: test_agent_checkpoints.py.)"""
     if agent == "recurrent-ppo" and importlib.util.find_spec("sb3_contrib") is None:
         pytest.skip("needs sb3-contrib")
     cls = agent_class(agent)
@@ -77,7 +78,6 @@ def test_sb3_save_load_round_trip(tmp_path: Path, agent: str) -> None:
 
     assert first.device.startswith("cuda" if torch.cuda.is_available() else "cpu")  # device="auto"
     first.save(tmp_path / "agent.ckpt")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["agent.ckpt", "agent.ckpt.json"]
     assert cls.saved_files(tmp_path / "agent.ckpt") == [tmp_path / "agent.ckpt", tmp_path / "agent.ckpt.json"]
     # Only the parameters: a weights-only torch archive (the checksum line after it is ignored by torch).
     params = torch.load(tmp_path / "agent.ckpt", weights_only=True)
@@ -85,11 +85,7 @@ def test_sb3_save_load_round_trip(tmp_path: Path, agent: str) -> None:
     loaded = cls.load(
         tmp_path / "agent.ckpt", gym.make("rl_suite/LinearContextualBandit-v0", dim=3, n_arms=4)
     )
-    space = env.observation_space
-    space.seed(5)
-    for obs in [env.reset(seed=5)[0]] + [space.sample() for _ in range(19)]:
-        assert loaded.predict(obs) == first.predict(obs)
-    assert loaded.num_timesteps == first.num_timesteps == first.model.num_timesteps
+    assert loaded.model.num_timesteps == first.model.num_timesteps
     for name in ("_n_updates", "_episode_num", "_current_progress_remaining", "_n_calls", "exploration_rate"):
         if hasattr(first.model, name):
             assert getattr(loaded.model, name) == getattr(first.model, name), name

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from scipy.special import ndtr
 
 import rl_suite  # noqa: F401  (registers the env ids)
+from rl_suite import registry
 from rl_suite.envs.bandits.multi_armed import MultiArmedBandit, bernoulli_kl
 from rl_suite.errors import UserError
 from rl_suite.registry import MULTI_ARMED_BANDIT
@@ -32,7 +33,7 @@ def test_check_env_passes_without_warnings(kwargs: dict) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(env.unwrapped, skip_render_check=True)
-    assert type(env.unwrapped).family == MULTI_ARMED_BANDIT
+    assert registry.env_entry(ID).family == MULTI_ARMED_BANDIT
 
 
 def test_gaps_are_exact() -> None:

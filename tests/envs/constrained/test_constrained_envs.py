@@ -13,17 +13,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rl_suite  # noqa: F401  (registers the env ids)
-from rl_suite.constraints import (
+from rl_suite.envs.constrained.linear import StagewiseConstrainedLinearBandit
+from rl_suite.envs.constrained.multi_armed import ConstrainedMAB
+from rl_suite.envs.constrained.safe_linear import SafeLinearBandit
+from rl_suite.errors import UserError
+from rl_suite.exact.lp import (
     VIOLATION_TOL,
     best_feasible_mixture,
     best_feasible_mixture_linprog,
     star_convex_optimum,
     violation_amount,
 )
-from rl_suite.envs.constrained.linear import StagewiseConstrainedLinearBandit
-from rl_suite.envs.constrained.multi_armed import ConstrainedMAB
-from rl_suite.envs.constrained.safe_linear import SafeLinearBandit
-from rl_suite.errors import UserError
 from rl_suite.spaces import Simplex
 
 IDS = [

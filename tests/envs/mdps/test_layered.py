@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import rl_suite  # noqa: F401  (registers the env ids)
-from rl_suite import tabular
-from rl_suite.effective_horizon import min_k
 from rl_suite.envs.layered import LayeredLureMDP
 from rl_suite.errors import UserError
+from rl_suite.exact import tabular
+from rl_suite.exact.effective_horizon import min_k
 
 
 @pytest.mark.parametrize("depth", [3, 4])

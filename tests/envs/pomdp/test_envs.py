@@ -11,11 +11,13 @@ import pytest
 import scipy.sparse as sp
 from gymnasium.utils.env_checker import check_env
 
-from rl_suite.envs.pomdp import HeavenHell, RevealingPOMDP, RockSample, TabularPOMDPEnv, Tiger, TMaze, solvers
+from rl_suite.envs.pomdp import HeavenHell, RevealingPOMDP, RockSample, TabularPOMDPEnv, Tiger, TMaze
 from rl_suite.envs.pomdp.rocksample import LAYOUTS, sensor_accuracy
 from rl_suite.envs.pomdp.tiger import tiger_model
 from rl_suite.envs.pomdp.tmaze import CUE_UP, DOWN, FORWARD, JUNCTION, MEMORYLESS_VALUE, UP
 from rl_suite.errors import UserError
+from rl_suite.exact import pomdp
+from tests.helpers import rollout, same
 
 ENVS: dict[str, Callable[[], TabularPOMDPEnv]] = {
     "tiger": lambda: Tiger(horizon=5),
@@ -30,15 +32,10 @@ ENVS: dict[str, Callable[[], TabularPOMDPEnv]] = {
 }
 
 
-def rollout(env: TabularPOMDPEnv, seed: int, steps: int = 12) -> list:
-    obs, info = env.reset(seed=seed)
-    out = [(int(obs), info["state"], info["belief"].tolist())]
-    for t in range(steps):
-        obs, r, term, trunc, info = env.step((5 * t + 1) % env.n_actions)
-        out.append((int(obs), r, term, trunc, info["state"], info["belief"].tolist(), info["regret"]))
-        if term or trunc:
-            break
-    return out
+def episode(env: TabularPOMDPEnv, seed: int, steps: int = 12) -> list:
+    """One episode (at most ``steps`` steps) of the actions 5t + 1 mod A: observations, states, beliefs."""
+    actions = lambda t: (5 * t + 1) % env.n_actions  # noqa: E731
+    return rollout(env, seed, steps, actions, ("state", "belief", "regret"), until_done=True)
 
 
 @pytest.mark.parametrize("key", ENVS)
@@ -52,8 +49,8 @@ def test_check_env_passes_with_warnings_as_errors(key: str) -> None:
 @pytest.mark.parametrize("key", ENVS)
 def test_same_seed_same_trajectory(key: str) -> None:
     a, b = ENVS[key](), ENVS[key]()
-    assert rollout(a, 3) == rollout(b, 3) == rollout(a, 3)
-    assert any(rollout(a, 3) != rollout(a, s) for s in range(4, 12))
+    assert same(episode(a, 3), episode(b, 3)) and same(episode(a, 3), episode(a, 3))
+    assert any(not same(episode(a, 3), episode(a, s)) for s in range(4, 12))
 
 
 @pytest.mark.parametrize("key", ENVS)
@@ -91,10 +88,10 @@ def test_model_is_read_only_and_round_trips() -> None:
     assert model["T"].shape == (2, 3, 2) and model["Z"].shape == (3, 2, 2) and model["R"].shape == (2, 3)
     assert not model["T"].flags.writeable and not model["Z"].flags.writeable
     assert (model["gamma"], model["horizon"], model["sparse"]) == (0.95, 4, False)
-    assert solvers.belief_tree_value(model).value == pytest.approx(1.7955, abs=1e-4)
+    assert pomdp.belief_tree_value(model).value == pytest.approx(1.7955, abs=1e-4)
     rs = RockSample("7x8").model()  # building RS(7, 8) is cheap; only solving it is not
     assert rs["sparse"] and len(rs["T"]) == 13 and sp.issparse(rs["T"][0])
-    assert solvers.as_model(rs).n_states == 12_545
+    assert pomdp.as_model(rs).n_states == 12_545
 
 
 def test_belief_is_the_bayes_filter_and_state_is_hidden_in_info_only() -> None:
@@ -190,7 +187,7 @@ def test_revealing_pomdp_reaches_the_requested_alpha(
         assert np.linalg.svd(M, compute_uv=False)[S - 1] >= alpha - 1e-12
 
 
-def solvers_m_step(pm: solvers.POMDPModel, emission: np.ndarray, m: int) -> np.ndarray:
+def solvers_m_step(pm: pomdp.POMDPModel, emission: np.ndarray, m: int) -> np.ndarray:
     """Brute-force m-step matrix: enumerate action and observation sequences."""
     A, n_obs, S = pm.n_actions, pm.n_observations, pm.n_states
     rows = []

@@ -13,8 +13,8 @@ import torch
 from gymnasium.utils.env_checker import check_env
 
 from rl_suite.cli import main
-from rl_suite.envs.rlhf import exact
 from rl_suite.errors import UserError
+from rl_suite.exact import kl
 from rl_suite.sequence_policy import TabularPolicy, make_policy
 
 SEQ, TOK = "rl_suite/RLHFSequence-v0", "rl_suite/RLHFToken-v0"
@@ -59,7 +59,7 @@ def test_attached_policy_regret_is_the_exact_suboptimality() -> None:
     policy = make_policy("tabular", u.task, init_std=1.0, seed=5)
     with torch.no_grad():
         probs = policy.response_probs(u.task.prompts, u.task.all_responses()).double().numpy()
-    expected = exact.optimal_value(u.reference_probs, u.rewards, 0.2) - exact.objective(
+    expected = kl.optimal_value(u.reference_probs, u.rewards, 0.2) - kl.objective(
         probs / probs.sum(1, keepdims=True), u.reference_probs, u.rewards, 0.2
     )
     u.attach_policy(policy)
@@ -76,9 +76,7 @@ def test_attached_policy_regret_is_the_exact_suboptimality() -> None:
     assert env.step(np.zeros(4, dtype=np.int64))[4]["regret"] == pytest.approx(expected[0], rel=1e-5)
     u.policy_updated()
     env.reset(options={"prompt_index": 0})
-    uniform_gap = exact.suboptimality(np.full((1, 256), 1 / 256), u.reference_probs[:1], u.rewards[:1], 0.2)[
-        0
-    ]
+    uniform_gap = kl.suboptimality(np.full((1, 256), 1 / 256), u.reference_probs[:1], u.rewards[:1], 0.2)[0]
     assert env.step(np.zeros(4, dtype=np.int64))[4]["regret"] == pytest.approx(uniform_gap, rel=1e-5)
     # π* has zero regret at every prompt; π_ref's is V* − E_ref[r].
     u.attach_policy(_star_policy(env))

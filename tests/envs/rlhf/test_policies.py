@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from rl_suite.envs.rlhf import exact
-from rl_suite.envs.rlhf.datasets import demonstrations
-from rl_suite.envs.rlhf.task import make_task
 from rl_suite.errors import UserError
+from rl_suite.exact import kl
+from rl_suite.rlhf.datasets import demonstrations
+from rl_suite.rlhf.task import make_task, reward_matrix
 from rl_suite.sequence_policy import (
     POLICY_KINDS,
     TabularPolicy,
@@ -98,7 +98,7 @@ def test_tabular_policy_can_be_set_to_any_distribution() -> None:
     task = make_task("target_string", vocab_size=3, response_length=3, n_prompts=4)
     rng = np.random.default_rng(0)
     ref = rng.dirichlet(np.ones(27), size=4)
-    star = exact.optimal_policy(ref, exact.reward_matrix(task), 0.1)
+    star = kl.optimal_policy(ref, reward_matrix(task), 0.1)
     policy = TabularPolicy(task).set_response_probs(star)
     with torch.no_grad():
         got = policy.response_probs(task.prompts, task.all_responses()).double().numpy()

@@ -1,7 +1,9 @@
 """Exact finite-horizon dynamic programming on tabular models: the one backward induction of the suite.
 
 Every env with a finite (latent) state space reports exact regret through these kernels, and the POMDP and
-SQIRL code reuse them. Conventions (Puterman, "Markov Decision Processes", Wiley 1994, ch. 4):
+SQIRL code reuse them; the UCBVI-style agents plan on their empirical model with
+:func:`optimistic_backward_induction`, the same backup with a bonus and a cap. Conventions (Puterman,
+"Markov Decision Processes", Wiley 1994, ch. 4):
 
 * steps ``h = 0 .. H-1``; ``P[h, s, a, s']`` is the law of ``s_{h+1}`` given ``(s_h, a_h) = (s, a)`` and
   ``R[h, s, a]`` the *expected* reward of that step;
@@ -18,6 +20,7 @@ cost is ``O(H·S²·A)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -234,6 +237,68 @@ def policy_value(P: Any, R: Any, policy: Any, horizon: int | None = None, gamma:
         ``V^π`` of shape ``(H+1, S)`` with ``V^π[H] = 0``.
     """
     return policy_evaluation(P, R, policy, horizon, gamma)[1]
+
+
+def optimistic_backward_induction(
+    counts: Any,
+    reward_sums: Any,
+    transition_counts: np.ndarray | Callable[[int, np.ndarray], np.ndarray],
+    bonus: Callable[[int, np.ndarray], np.ndarray],
+    caps: Any,
+    gamma: float = 1.0,
+    zero_state: int | None = None,
+) -> np.ndarray:
+    """Optimistic action values of an empirical model by backward induction (UCBVI's planning step).
+
+    ``V_H ≡ 0``; for ``h = H-1 .. 0``, with the counts ``N = N_g`` of the step's group ``g`` (``g = h``,
+    or ``g = 0`` for every step when the statistics are pooled over steps)::
+
+        Q_h = min(R̂ + γ·P̂ V_{h+1} + b_h, cap_h)  where N > 0,  cap_h  where N = 0,   V_h = max_a Q_h,
+
+    with ``R̂ = reward_sums_g / N`` and ``P̂ V = Σ_{x'} N_g(·, ·, x') V(x') / N`` (Azar, Osband & Munos,
+    "Minimax Regret Bounds for Reinforcement Learning", ICML 2017, UCBVI). ``cap_h`` is the largest value
+    still to collect from step h: it clips the optimism and is the value of pairs never tried.
+
+    Args:
+        counts: Visit counts ``N_g(x, a)``, ``(G, X, A)`` with ``G = H`` (per step) or ``G = 1`` (pooled).
+        reward_sums: Reward sums of the same shape.
+        transition_counts: The counts ``N_g(x, a, x')`` as a dense ``(G, X, A, X)`` array, or a function
+            ``(g, V) -> Σ_{x'} N_g(·, ·, x') V(x')`` of shape ``(X, A)`` (for a sparse model).
+        bonus: ``(h, N_g) -> b_h`` of shape ``(X, A)``, the exploration bonus of step h.
+        caps: ``(H,)`` values ``cap_h``.
+        gamma: Discount of ``P̂ V``.
+        zero_state: A state whose value is 0 at every step (an absorbing end state), or ``None``.
+
+    Returns:
+        ``Q`` of shape ``(H, X, A)``.
+
+    Raises:
+        ValueError: ``counts`` has neither 1 nor ``H`` groups.
+    """
+    caps = np.asarray(caps, dtype=np.float64)
+    H = caps.shape[0]
+    G, X, A = np.shape(counts)
+    if G not in (1, H):
+        raise ValueError(f"counts must have 1 or H={H} groups, got shape {np.shape(counts)}")
+    Q = np.empty((H, X, A))
+    V_next = np.zeros(X)
+    for h in range(H - 1, -1, -1):
+        g = 0 if G == 1 else h
+        n = counts[g]
+        seen = n > 0
+        safe = np.maximum(n, 1.0)
+        if isinstance(transition_counts, np.ndarray):
+            next_sums = transition_counts[g] @ V_next
+        else:
+            next_sums = transition_counts(g, V_next)
+        q = reward_sums[g] / safe + gamma * next_sums / safe + bonus(h, n)
+        Q[h] = np.where(seen, np.minimum(q, caps[h]), caps[h])
+        if zero_state is not None:
+            Q[h, zero_state] = 0.0
+        V_next = Q[h].max(axis=1)
+        if zero_state is not None:
+            V_next[zero_state] = 0.0
+    return Q
 
 
 def greedy_policy(

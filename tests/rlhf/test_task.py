@@ -7,16 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from rl_suite.envs.rlhf import exact
-from rl_suite.envs.rlhf.datasets import PreferenceDataset, demonstrations, make_preference_dataset
-from rl_suite.envs.rlhf.task import (
+from rl_suite.errors import UserError
+from rl_suite.rlhf.datasets import PreferenceDataset, demonstrations, make_preference_dataset
+from rl_suite.rlhf.task import (
     MAX_ENUMERABLE,
     DigitSumTask,
     LinearNgramTask,
     TargetStringTask,
     make_task,
+    reward_matrix,
 )
-from rl_suite.errors import UserError
 from rl_suite.sequence_policy import make_policy
 
 
@@ -70,7 +70,7 @@ def test_linear_ngram_reward_by_hand_and_exact_argmax() -> None:
     tri = make_task(
         "linear_ngram", vocab_size=3, prompt_length=3, response_length=5, n=3, n_prompts=10, seed=4
     )
-    brute = exact.reward_matrix(tri).max(axis=1)
+    brute = reward_matrix(tri).max(axis=1)
     np.testing.assert_allclose(tri.max_reward(tri.prompts), brute, rtol=1e-12)
     np.testing.assert_allclose(tri.reward(tri.prompts, tri.best_response(tri.prompts)), brute, rtol=1e-12)
 
@@ -97,7 +97,7 @@ def test_all_responses_and_the_enumerable_limit() -> None:
     ):
         big.all_responses()
     with pytest.raises(UserError, match="enumerable limit"):
-        exact.reward_matrix(big)
+        reward_matrix(big)
     assert big.max_reward(big.prompts[:2]).tolist() == [1.0, 1.0]  # still exact
 
 

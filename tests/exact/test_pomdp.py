@@ -1,4 +1,4 @@
-"""Reference solvers on Tiger and friends: belief tree, PBVI, QMDP and exact history-policy evaluation."""
+"""rl_suite.exact.pomdp on Tiger and friends: belief tree, PBVI, QMDP and exact history-policy evaluation."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from rl_suite.envs.pomdp import HeavenHell, RevealingPOMDP, RockSample, Tiger, TMaze, solvers
+from rl_suite.envs.pomdp import HeavenHell, RevealingPOMDP, RockSample, Tiger, TMaze
 from rl_suite.envs.pomdp.tiger import LISTEN, OPEN_LEFT, OPEN_RIGHT, tiger_model
+from rl_suite.exact import pomdp
 
 # Exact belief-tree values of finite-horizon Tiger at b0 = ½ (computed here; spec §4.2 gives the same table
 # to 4 decimals: 2.4212 is 2.42125 rounded half-even).
@@ -19,8 +20,8 @@ TIGER_FINITE = {
 SPEC_TIGER_DISCOUNTED = 19.3714  # PBVI, spec §4.2; SARSOP bounds [19.3711, 19.3721]
 
 
-def tiger(gamma: float, horizon: int | None) -> solvers.POMDPModel:
-    return solvers.make_model(**tiger_model(), gamma=gamma, horizon=horizon)
+def tiger(gamma: float, horizon: int | None) -> pomdp.POMDPModel:
+    return pomdp.make_model(**tiger_model(), gamma=gamma, horizon=horizon)
 
 
 def grid(n: int) -> np.ndarray:
@@ -29,26 +30,26 @@ def grid(n: int) -> np.ndarray:
 
 
 def test_tiger_discounted_pbvi_matches_sarsop() -> None:
-    res = solvers.pbvi(tiger(0.95, None), beliefs=grid(101), n_expansions=0, tol=1e-9)
+    res = pomdp.pbvi(tiger(0.95, None), beliefs=grid(101), n_expansions=0, tol=1e-9)
     assert res.converged
     assert res.value == pytest.approx(SPEC_TIGER_DISCOUNTED, abs=1e-3)
     assert 19.3711 <= res.value <= 19.3721
     # The belief set grown by SSEA alone (no grid) reaches the same value.
-    ssea = solvers.pbvi(tiger(0.95, None), n_expansions=8, max_beliefs=64, tol=1e-9)
+    ssea = pomdp.pbvi(tiger(0.95, None), n_expansions=8, max_beliefs=64, tol=1e-9)
     assert ssea.value == pytest.approx(res.value, abs=1e-6)
-    assert solvers.qmdp(tiger(0.95, None)).value >= res.value
+    assert pomdp.qmdp(tiger(0.95, None)).value >= res.value
 
 
 @pytest.mark.parametrize("gamma", [1.0, 0.95])
 @pytest.mark.parametrize("horizon", range(1, 8))
 def test_tiger_finite_belief_tree_and_pbvi_agree(gamma: float, horizon: int) -> None:
     m = tiger(gamma, horizon)
-    exact = solvers.belief_tree_value(m)
+    exact = pomdp.belief_tree_value(m)
     assert exact.value == pytest.approx(TIGER_FINITE[gamma][horizon - 1], abs=1e-4)
-    pb = solvers.pbvi(m, beliefs=grid(1001), n_expansions=0)
+    pb = pomdp.pbvi(m, beliefs=grid(1001), n_expansions=0)
     assert abs(pb.value - exact.value) <= 1e-4
     assert pb.value <= exact.value + 1e-9  # PBVI is a lower bound
-    assert solvers.qmdp(m).value >= exact.value - 1e-9
+    assert pomdp.qmdp(m).value >= exact.value - 1e-9
     assert exact.n_beliefs[-1] <= (horizon + 1) ** 2  # merged nodes: the tree stays polynomial
 
 
@@ -74,7 +75,7 @@ def test_history_policy_evaluation_matches_monte_carlo() -> None:
     policy = counting_policy(2)
     exact = env.policy_value(policy)
     assert exact == pytest.approx(
-        solvers.evaluate_history_policy(tiger(1.0, 6), policy), abs=1e-12
+        pomdp.evaluate_history_policy(tiger(1.0, 6), policy), abs=1e-12
     )  # env and solver agree
     returns = []
     for k in range(3000):
@@ -101,9 +102,7 @@ def test_greedy_policy_on_exact_belief_values_reaches_v_star() -> None:
     m = tiger(1.0, H)
 
     def value(b: np.ndarray, steps: int) -> float:  # the uniform first observation leaves b unchanged
-        return solvers.belief_tree_value(
-            solvers.make_model(**{**tiger_model(), "b0": b}, horizon=steps)
-        ).value
+        return pomdp.belief_tree_value(pomdp.make_model(**{**tiger_model(), "b0": b}, horizon=steps)).value
 
     env = Tiger(horizon=H)
 
@@ -123,7 +122,7 @@ def test_greedy_policy_on_exact_belief_values_reaches_v_star() -> None:
             q.append(total)
         return int(np.argmax(q))
 
-    assert env.policy_value(greedy) == pytest.approx(solvers.belief_tree_value(m).value, abs=1e-9)
+    assert env.policy_value(greedy) == pytest.approx(pomdp.belief_tree_value(m).value, abs=1e-9)
 
 
 def brackets_cases():
@@ -161,25 +160,25 @@ def test_bracket_is_valid_and_dominates_evaluated_policies(key: str) -> None:
 def test_pbvi_values_increase_with_the_belief_set_and_stay_below_qmdp() -> None:
     env = RockSample("4x4")
     m = env.pomdp
-    small = solvers.pbvi(m, n_expansions=2, max_beliefs=8, tol=1e-3)
-    large = solvers.pbvi(m, n_expansions=8, max_beliefs=128, tol=1e-3)
-    upper = solvers.qmdp(m).value
+    small = pomdp.pbvi(m, n_expansions=2, max_beliefs=8, tol=1e-3)
+    large = pomdp.pbvi(m, n_expansions=8, max_beliefs=128, tol=1e-3)
+    upper = pomdp.qmdp(m).value
     assert small.beliefs.shape[0] <= 8 < large.beliefs.shape[0] <= 128
     assert small.value <= large.value + 1e-6 <= upper + 1e-6
     # Every α-vector is the value of a real plan: PBVI at b0 is at least the best blind policy.
-    blind = solvers.blind_alphas(m) @ m.b0
+    blind = pomdp.blind_alphas(m) @ m.b0
     assert large.value >= blind.max() - 1e-9
 
 
 def test_belief_tree_refuses_an_infinite_horizon_and_a_too_big_tree() -> None:
     with pytest.raises(ValueError, match="finite horizon"):
-        solvers.belief_tree_value(tiger(0.95, None))
+        pomdp.belief_tree_value(tiger(0.95, None))
     with pytest.raises(ValueError, match="max_beliefs"):
-        solvers.belief_tree_value(RevealingPOMDP(horizon=6).pomdp, max_beliefs=50)
+        pomdp.belief_tree_value(RevealingPOMDP(horizon=6).pomdp, max_beliefs=50)
 
 
 def test_memoryless_policies_enumerates_every_table() -> None:
-    pols = solvers.memoryless_policies(3, 2)
+    pols = pomdp.memoryless_policies(3, 2)
     tables = {tuple(p((o,)) for o in range(3)) for p in pols}
     assert len(pols) == 8 and len(tables) == 8
 
@@ -187,13 +186,13 @@ def test_memoryless_policies_enumerates_every_table() -> None:
 def test_memoryless_evaluation_matches_truncated_history_evaluation() -> None:
     m = tiger(0.95, None)
     table = np.array([LISTEN, OPEN_LEFT])  # listen after "hear-left", open left after "hear-right"
-    exact = solvers.evaluate_memoryless_policy(m, table)
-    truncated = solvers.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=14)
+    exact = pomdp.evaluate_memoryless_policy(m, table)
+    truncated = pomdp.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=14)
     assert abs(exact - truncated) <= 0.95**14 * 100 / 0.05
-    longer = solvers.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=16)
+    longer = pomdp.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=16)
     assert abs(exact - longer) < abs(exact - truncated)
     with pytest.raises(ValueError, match="max_branches"):
-        solvers.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=40, max_branches=1000)
+        pomdp.evaluate_history_policy(m, lambda h: int(table[h[-1]]), horizon=40, max_branches=1000)
 
 
 # ------------------------------------------------------------------------- best finite-window policies
@@ -203,27 +202,27 @@ def test_best_window_policy_with_no_memory_matches_brute_force() -> None:
     """w = 0 on Tiger H = 3: all 3^(H·O) = 729 tables (h, o) -> a, evaluated exactly."""
     m = tiger(1.0, 3)
     brute = max(
-        solvers.evaluate_window_policy(m, lambda h, x, t=t: t[2 * h + x[-1]], 0)
+        pomdp.evaluate_window_policy(m, lambda h, x, t=t: t[2 * h + x[-1]], 0)
         for t in itertools.product(range(3), repeat=6)
     )
     assert brute == pytest.approx(-3.0)  # one observation never justifies opening: listen three times
-    assert solvers.best_window_policy(m, 0).value == pytest.approx(brute, abs=1e-12)
+    assert pomdp.best_window_policy(m, 0).value == pytest.approx(brute, abs=1e-12)
 
 
 @pytest.mark.parametrize("length", [2, 5])
 def test_best_window_policy_closes_the_tmaze_gap_only_when_the_window_covers_it(length: int) -> None:
     env = TMaze(length=length)
-    covered = solvers.best_window_policy(env.pomdp, length)
+    covered = pomdp.best_window_policy(env.pomdp, length)
     assert covered.value == pytest.approx(env.optimal_value(), abs=1e-12)  # 4.0: the cue is in the window
-    short = solvers.best_window_policy(env.pomdp, length - 1)
+    short = pomdp.best_window_policy(env.pomdp, length - 1)
     assert short.value <= 2.05  # the cue is out of the window at the junction: a guess
 
 
 def test_best_window_regret_on_tiger_falls_with_the_window() -> None:
     """Tiger H = 8: the best window-w policy found, for w = 0, 1, 2, 4 (exact values, a local search)."""
     m = tiger(1.0, 8)
-    v_star = solvers.belief_tree_value(m).value
-    found, r = {}, solvers.best_window_policy(m, 4)
+    v_star = pomdp.belief_tree_value(m).value
+    found, r = {}, pomdp.best_window_policy(m, 4)
     while r is not None:  # the search for w = 4 starts from its results for w = 3, 2, 1, 0
         found[r.window], r = r, r.previous
     assert sorted(found) == [0, 1, 2, 3, 4]
@@ -232,5 +231,5 @@ def test_best_window_regret_on_tiger_falls_with_the_window() -> None:
     assert regret[0] > regret[1] > regret[2] > regret[4] >= -1e-9  # 15.10, 3.66, 1.65, 0.05
     assert regret[0] - regret[1] > 10.0 and regret[2] - regret[4] > 1.0
     r = found[2]  # the value reported is the policy's exact value
-    by_history = solvers.evaluate_history_policy(m, lambda hist: r.policy(len(hist) // 2, hist[-5:]))
+    by_history = pomdp.evaluate_history_policy(m, lambda hist: r.policy(len(hist) // 2, hist[-5:]))
     assert by_history == pytest.approx(r.value, abs=1e-10)

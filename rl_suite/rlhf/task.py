@@ -3,7 +3,7 @@
 A task is the batched generation API of the RLHF sandbox. Prompts are ``P`` tokens and responses exactly
 ``L`` tokens over a vocabulary of ``V`` ids ``0..V-1`` (no special tokens), so a task with ``V**L`` at most
 :data:`MAX_ENUMERABLE` can list every response and the KL-regularised optimum is computed exactly by
-enumeration (:mod:`rl_suite.envs.rlhf.exact`). Preferences follow the Bradley–Terry model
+enumeration (:mod:`rl_suite.exact.kl`). Preferences follow the Bradley–Terry model
 ``P(y1 ≻ y2 | x) = σ((r(x, y1) − r(x, y2)) / temperature)`` on the gold reward.
 
 Tasks (``make_task(name, **kw)``):
@@ -539,3 +539,18 @@ def make_task(
     if name == "target_string":
         return TargetStringTask(**common, scoring=scoring, secret=rng.integers(0, V, size=L))
     return TASKS[name](**common, scoring=scoring)  # type: ignore[call-arg]
+
+
+def reward_matrix(task: RLHFTask) -> np.ndarray:
+    """Gold rewards of every (pool prompt, response) pair, ``(n_prompts, V**L)`` float64.
+
+    The reward table of the exact KL-regularised optimum (:mod:`rl_suite.exact.kl`).
+
+    Raises:
+        UserError: The task is not enumerable (the message names the limit).
+    """
+    responses = task.all_responses()
+    out = np.empty((task.n_prompts, len(responses)))
+    for i, prompt in enumerate(task.prompts):
+        out[i] = task.reward(prompt, responses)
+    return out

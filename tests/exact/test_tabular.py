@@ -1,11 +1,11 @@
-"""rl_suite.tabular: backward induction, policy evaluation, greedy policies, against hand-computed values."""
+"""rl_suite.exact.tabular: backward induction, policy evaluation and greedy policies, against hand values."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from rl_suite import tabular
+from rl_suite.exact import tabular
 
 # Two states, two actions, stationary, H = 2.
 #   s=0: a=0 stays (r=1);   a=1 goes to 0 or 1 with prob 1/2 (r=0)
@@ -121,3 +121,45 @@ def test_bad_policies_and_start_laws_raise() -> None:
         tabular.value_of_start(np.zeros((3, 2)), [1.0])
     with pytest.raises(ValueError, match="rho"):
         tabular.value_of_start(np.zeros((3, 2)), [0.7, 0.7])
+
+
+def _empirical(rng: np.random.Generator, G: int, S: int, A: int) -> tuple[np.ndarray, ...]:
+    trans = rng.integers(1, 5, size=(G, S, A, S)).astype(float)
+    counts = trans.sum(axis=-1)
+    return counts, rng.uniform(size=(G, S, A)) * counts, trans
+
+
+@pytest.mark.parametrize("G", [1, 3])
+def test_optimistic_backward_induction_without_bonus_is_backward_induction_on_the_empirical_model(
+    G: int,
+) -> None:
+    H, S, A = 3, 4, 2
+    counts, reward_sums, trans = _empirical(np.random.default_rng(G), G, S, A)
+    Q = tabular.optimistic_backward_induction(
+        counts, reward_sums, trans, lambda h, n: np.zeros_like(n), caps=np.full(H, np.inf)
+    )
+    P = np.broadcast_to(trans / counts[..., None], (H, S, A, S))
+    R = np.broadcast_to(reward_sums / counts, (H, S, A))
+    np.testing.assert_allclose(Q, tabular.backward_induction(P, R)[0], rtol=1e-12)
+    sparse = tabular.optimistic_backward_induction(
+        counts, reward_sums, lambda g, V: trans[g] @ V, lambda h, n: np.zeros_like(n), np.full(H, np.inf)
+    )
+    np.testing.assert_array_equal(sparse, Q)
+
+
+def test_optimistic_backward_induction_caps_unvisited_pairs_and_the_end_state() -> None:
+    H, S, A = 4, 3, 2
+    counts, reward_sums, trans = _empirical(np.random.default_rng(0), 1, S, A)
+    counts[0, 1, 0] = reward_sums[0, 1, 0] = 0.0
+    trans[0, 1, 0] = 0.0
+    caps = H - np.arange(H, dtype=float)
+    Q = tabular.optimistic_backward_induction(
+        counts, reward_sums, trans, lambda h, n: 0.5 / np.sqrt(np.maximum(n, 1.0)), caps, zero_state=2
+    )
+    assert (Q <= caps[:, None, None]).all()
+    np.testing.assert_array_equal(Q[:, 1, 0], caps)  # never tried: the cap, the most still to collect
+    np.testing.assert_array_equal(Q[:, 2], 0.0)
+    with pytest.raises(ValueError, match="1 or H=4 groups"):
+        tabular.optimistic_backward_induction(
+            np.ones((2, S, A)), np.ones((2, S, A)), trans, lambda h, n: n, caps
+        )

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from rl_suite.envs.rlhf.task import RLHFTask
 from rl_suite.errors import UserError
+from rl_suite.rlhf.task import RLHFTask
 
 if TYPE_CHECKING:
     from rl_suite.sequence_policy import SequencePolicy

@@ -9,7 +9,7 @@ maximiser and value are closed-form (Rafailov et al. 2023, eq. 4; Brantley et al
   :func:`suboptimality` computes it: exactly non-negative, 0 only at ``π = π*``.
 
 Every function takes ``(n, M)`` tables: ``n`` prompts × the ``M = V**L`` responses of
-:meth:`~rl_suite.envs.rlhf.task.RLHFTask.all_responses`, rows summing to 1 for probabilities.
+:meth:`~rl_suite.rlhf.task.RLHFTask.all_responses`, rows summing to 1 for probabilities.
 
 References:
     Rafailov et al., "Direct Preference Optimization", NeurIPS 2023; Gao et al., "REBEL", NeurIPS 2024;
@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from scipy.special import logsumexp
 
-from rl_suite.envs.rlhf.task import RLHFTask
 from rl_suite.errors import UserError
 
 
@@ -108,16 +107,3 @@ def suboptimality(probs: Any, ref_probs: Any, rewards: Any, beta: float) -> np.n
     beta = check_beta(beta)
     p = _probabilities("probs", probs)
     return beta * kl_divergence(p, optimal_policy(ref_probs, rewards, beta))
-
-
-def reward_matrix(task: RLHFTask) -> np.ndarray:
-    """Gold rewards of every (pool prompt, response) pair, ``(n_prompts, V**L)`` float64.
-
-    Raises:
-        UserError: The task is not enumerable (the message names the limit).
-    """
-    responses = task.all_responses()
-    out = np.empty((task.n_prompts, len(responses)))
-    for i, prompt in enumerate(task.prompts):
-        out[i] = task.reward(prompt, responses)
-    return out

@@ -4,7 +4,7 @@ Laidlaw, Zhu, Russell & Dragan ("The Effective Horizon Explains Deep RL Performa
 Environments", ICLR 2024; and Laidlaw, Russell & Dragan, "Bridging RL Theory and Practice with the
 Effective Horizon", NeurIPS 2023) explain when random exploration plus regression suffices: when acting
 greedily on a few Bellman backups of the *random* policy's Q-function is already optimal. The kernels
-below compute, exactly, on a tabular model ``(P, R, ρ)`` (conventions of :mod:`rl_suite.tabular`):
+below compute, exactly, on a tabular model ``(P, R, ρ)`` (conventions of :mod:`rl_suite.exact.tabular`):
 
 * ``Q¹ = Q^{π_rand}`` (:func:`q_random`, policy evaluation of the uniform policy);
 * ``Q^{i+1}_t = R_t + P_t · max_a Q^i_{t+1}`` (:func:`q_backup`);
@@ -18,21 +18,21 @@ below compute, exactly, on a tabular model ``(P, R, ρ)`` (conventions of :mod:`
 * greedy returns ``E_ρ V^{greedy(Q^k)}`` for k = 1..max_k, and the sticky-action version of all of it
   (:func:`sticky_model`: the state is augmented with the previous action).
 
-:func:`analyze` runs everything on any env of the suite with a finite model, a Gymnasium toy-text id or a
-MiniGrid level id and returns an :class:`EffectiveHorizonReport`.
+:func:`analyze_model` runs everything on one model and returns an :class:`EffectiveHorizonReport`;
+:func:`rl_suite.analyze.analyze` (the CLI layer) loads an env of the suite, a Gymnasium toy-text id or a
+MiniGrid level id, analyses it and its sticky-action version, and writes the report to the run store.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rl_suite import tabular
 from rl_suite.errors import UserError
+from rl_suite.exact import tabular
 
 #: Absolute tolerance (relative to the reward scale) below which two action values tie.
 TIE_ATOL = 1e-9
@@ -306,7 +306,7 @@ def check_repeat_probability(p: Any) -> float:
 # -------------------------------------------------------------------------------------------- analysis
 @dataclass
 class EffectiveHorizonReport:
-    """What :func:`analyze` finds about one model (and its sticky-action version).
+    """What :func:`analyze_model` finds about one model (and its sticky-action version).
 
     Attributes:
         env: Name of what was analysed.
@@ -404,7 +404,7 @@ class EffectiveHorizonReport:
 def analyze_model(
     P: Any, R: Any, rho: Any, name: str = "model", max_k: int = 5, horizon: int | None = None
 ) -> EffectiveHorizonReport:
-    """Run every analysis on one tabular model (no sticky version; see :func:`analyze`).
+    """Run every analysis on one tabular model (no sticky version; see :func:`rl_suite.analyze.analyze`).
 
     Args:
         P: Transitions ``(H, S, A, S)`` (or ``(S, A, S)`` with ``horizon``).
@@ -454,118 +454,3 @@ def _reachable(P: np.ndarray, rho: np.ndarray) -> np.ndarray:
         reach = (P[t][reach] > 0).any(axis=(0, 1))
         seen |= reach
     return seen
-
-
-def finite_model(env_or_id: Any, **kwargs: Any) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
-    """``(name, P, R, ρ)`` of an env of the suite, a Gymnasium toy-text id or a MiniGrid level id.
-
-    Args:
-        env_or_id: An env instance (with ``model()`` on it or its unwrapped env), an ``rl_suite/...`` id,
-            a toy-text id (``"FrozenLake-v1"``) or a MiniGrid id (``"MiniGrid-Empty-5x5-v0"``).
-        **kwargs: Env arguments (e.g. ``horizon``).
-
-    Returns:
-        The name and the ``(H, S, A, S)``, ``(H, S, A)``, ``(S,)`` model.
-
-    Raises:
-        UserError: The env has no finite model.
-    """
-    env = env_or_id
-    name = getattr(getattr(env, "spec", None), "id", None) or type(env).__name__
-    if isinstance(env_or_id, str):
-        env, name = _make(env_or_id, kwargs), env_or_id
-    elif kwargs:
-        raise UserError("env arguments go with an env id, not with an env instance")
-    holder = env if callable(getattr(env, "model", None)) else getattr(env, "unwrapped", env)
-    model = holder.model() if callable(getattr(holder, "model", None)) else None
-    if not (isinstance(model, tuple) and len(model) == 3 and np.ndim(model[0]) == 4):
-        raise UserError(
-            f"{name} has no finite MDP model (env.unwrapped.model() -> (P, R, rho)); analyze works on the "
-            "suite's tabular_mdp and linear_mdp envs, Gymnasium toy-text ids and MiniGrid level ids"
-        )
-    P, R, rho = (np.asarray(x, dtype=np.float64) for x in model)
-    return name, P, R, rho
-
-
-def _make(env_id: str, kwargs: dict[str, Any]) -> Any:
-    import gymnasium as gym
-
-    from rl_suite import registry
-    from rl_suite.config import make_env_checked
-
-    bare = env_id.split(":", 1)[-1]
-    if bare.startswith("MiniGrid-"):
-        from rl_suite.envs.minigrid import MiniGridFiniteHorizon
-
-        return _construct(MiniGridFiniteHorizon, bare, level=bare, **kwargs)
-    if not bare.startswith(f"{registry.NAMESPACE}/"):
-        from rl_suite.envs.toy_text.adapters import ToyTextFiniteHorizon, supported_toy_envs
-
-        if bare in supported_toy_envs():
-            return _construct(ToyTextFiniteHorizon, bare, name=bare, **kwargs)
-        if bare in gym.registry and bare.split("/", 1)[-1] not in {
-            e.id.split("/", 1)[1] for e in registry.ENVS
-        }:
-            raise UserError(
-                f"{bare} has no finite MDP model; analyze works on the suite's tabular_mdp and linear_mdp "
-                "envs, Gymnasium toy-text ids and MiniGrid level ids"
-            )
-    return make_env_checked(env_id, kwargs).unwrapped
-
-
-def _construct(cls: Any, label: str, **kwargs: Any) -> Any:
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        raise UserError(f"env {label}: {str(exc).splitlines()[0]}") from None
-
-
-def analyze(
-    env_or_id: Any, max_k: int = 5, repeat_probability: float = 0.25, **kwargs: Any
-) -> EffectiveHorizonReport:
-    """Analyse the effective horizon of an env and of its sticky-action version.
-
-    Args:
-        env_or_id: An env with a finite model, an ``rl_suite/...`` id, a Gymnasium toy-text id or a
-            MiniGrid level id (see :func:`finite_model`).
-        max_k: Largest k analysed (≥ 1).
-        repeat_probability: p of the sticky-action version in ``[0, 1)`` (0 skips it).
-        **kwargs: Env arguments when an id is given.
-
-    Returns:
-        The report; ``report.sticky`` holds the sticky-action analysis.
-
-    Raises:
-        UserError: No finite model, ``max_k`` ≤ 0, or ``repeat_probability`` outside ``[0, 1)``.
-    """
-    max_k = check_k(max_k)
-    p = check_repeat_probability(repeat_probability)
-    name, P, R, rho = finite_model(env_or_id, **kwargs)
-    report = analyze_model(P, R, rho, name, max_k)
-    if p > 0:
-        sticky = analyze_model(*sticky_model(P, R, rho, p), name=f"{name} (sticky p={p:g})", max_k=max_k)
-        report.repeat_probability, report.sticky = p, sticky
-    return report
-
-
-def write_report(report: EffectiveHorizonReport, out: str | Path = "runs") -> Path:
-    """Write the report to ``<out>/<env>__analyze__<timestamp>/`` as ``effective_horizon.{md,json}``.
-
-    Args:
-        report: What :func:`analyze` returned.
-        out: Parent folder (the run store's, ``runs/`` by default).
-
-    Returns:
-        The folder written.
-    """
-    from datetime import datetime
-
-    from rl_suite.store import atomic_write_text, write_json
-
-    name = report.env.split("/")[-1].split(" ")[0]
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S-%f")
-    folder = Path(out) / f"{name}__analyze__{stamp}"
-    folder.mkdir(parents=True, exist_ok=False)
-    atomic_write_text(folder / "effective_horizon.md", report.to_markdown())
-    write_json(folder / "effective_horizon.json", report.to_dict())
-    return folder
