@@ -8,11 +8,13 @@ Instances: ``rl_suite/LayeredLureMDP-v0`` (H=6, S=5) over lure depth {1..4} (``-
 Empty-5x5 and LavaGapS5 enumerated by ``rl_suite/MiniGridFiniteHorizon-v0`` (H=10, state-id observations).
 The spread of difficulty (min_k from 1 to 4) is what the correlation is measured across.
 
-Sample complexity is evaluated exactly: every ``--check-every`` env steps (every episode for SQIRL) the
-agent's greedy policy table is evaluated with :func:`rl_suite.exact.tabular.policy_value` through
-``env.policy_value``; the sample complexity is the first step at which its value is within
-``--tolerance`` · (V* − V(uniform policy)) of V* (default 0.01; 0 demands exact optimality, which PPO and DQN
-rarely reach within a CPU budget), ``inf`` if never within the budget; the median over ``--seeds`` (3).
+Sample complexity is evaluated exactly, by the suite's evaluator (:func:`rl_suite.evaluation.make_evaluator`,
+the one ``eval_every`` runs use): every ``--check-every`` env steps (every episode for SQIRL) the agent's
+current greedy policy — read through ``policy_actions(observations, h)``, the same for every agent — is
+evaluated by backward recursion; the sample complexity at ε is the first step at which its policy regret is
+at most ε · (V* − V(uniform policy)) (``PolicyEvaluation.within``; ε = 0: exactly optimal, up to 1e-9),
+``inf`` if never within the budget; the median over ``--seeds`` (3). ``--tolerances 0,0.01`` (default)
+measures both ε in one pass (a run stops once it is within the smallest ε) and prints one table per ε.
 
 * SQIRL: tabular regressor, ``restart=True`` (m = 1, 2, 4, … until solved), k ∈ {1, 2, 3}; the best k.
 * PPO / DQN: Stable-Baselines3 directly (8 / 4 vectorised copies of the env, for speed) with observation
@@ -47,6 +49,7 @@ from scipy.stats import spearmanr  # noqa: E402
 
 import rl_suite  # noqa: E402, F401  (registers the env ids)
 from rl_suite.agents.sqirl import SQIRL  # noqa: E402
+from rl_suite.evaluation import Evaluator, make_evaluator  # noqa: E402
 from rl_suite.exact.effective_horizon import min_k, simple_effective_horizon  # noqa: E402
 
 torch.set_num_threads(1)
@@ -120,53 +123,73 @@ def instances(
     return out
 
 
-#: ε of "optimal": a fraction of the gap between V* and the uniform policy's value (``--tolerance``).
-TOLERANCE = [0.0]
+#: ε values at which sample complexity is measured (``--tolerances``).
+TOLERANCES = [0.0, 0.01]
 
 
 @functools.cache
-def solved_value(base: Any) -> float:
-    """The value a greedy policy must reach on ``base``: V* − ε (computed once per env)."""
-    v_star = base.optimal_value()
-    uniform = np.full((base.horizon, base.n_states, base.n_actions), 1.0 / base.n_actions)
-    return v_star - max(TOLERANCE[0] * (v_star - base.policy_value(uniform)), 1e-6 * max(1.0, abs(v_star)))
+def evaluator_of(spec_items: tuple[tuple[str, Any], ...]) -> Evaluator:
+    """The suite's exact evaluator of one MDP (built once per MDP and process)."""
+    return make_evaluator(gym.make(**dict(spec_items)))
 
 
-def is_optimal(base: Any, policy: np.ndarray) -> bool:
-    """Whether the greedy ``policy`` table is ε-optimal, evaluated exactly (ε = 0: optimal to 1e-6)."""
-    return base.policy_value(policy) >= solved_value(base)
+class Found:
+    """The first step at which the policy was within each ε (``inf`` until then)."""
+
+    def __init__(self, evaluator: Evaluator) -> None:
+        self.evaluator = evaluator
+        self.steps = {eps: math.inf for eps in TOLERANCES}
+
+    def check(self, agent: Any, step: int) -> bool:
+        """Evaluate ``agent`` at ``step``; ``True`` while some ε is still unreached."""
+        result = self.evaluator(agent)
+        for eps, at in self.steps.items():
+            if at == math.inf and result.within(eps):
+                self.steps[eps] = step
+        return any(v == math.inf for v in self.steps.values())
 
 
-def sqirl_sample_complexity(spec: dict[str, Any], k: int, budget: int, seed: int) -> float:
+def sqirl_sample_complexity(spec: dict[str, Any], k: int, budget: int, seed: int) -> dict[float, float]:
     env = gym.make(**spec)
-    base = env.unwrapped
+    horizon = env.unwrapped.horizon
     agent = SQIRL(env, {"planning_depth": k, "episodes_per_timestep": 1, "restart": True}, seed=seed)
-    found = [math.inf]
+    found = Found(evaluator_of(tuple(spec.items())))
 
     def check(a: SQIRL, info: dict) -> bool:
-        if a.num_timesteps % base.horizon == 0 and is_optimal(base, a.policy_table()):
-            found[0] = a.num_timesteps
-            return False
-        return True
+        return a.num_timesteps % horizon != 0 or found.check(a, a.num_timesteps)
 
     agent.learn(budget, callback=check)
-    return found[0]
+    return found.steps
 
 
-def sb3_sample_complexity(spec: dict[str, Any], algo: str, budget: int, every: int, seed: int) -> float:
+class StepPolicy:
+    """The policy API of the suite's agents (``policy_actions``) on an SB3 model trained on
+    ``one-hot(state) ⊕ one-hot(step)`` observations (what the evaluator reads; no special case)."""
+
+    def __init__(self, model: Any, probe: StepObservation) -> None:
+        self.model, self.probe = model, probe
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        s = np.asarray(observations, dtype=np.int64).reshape(-1)
+        actions, _ = self.model.predict(self.probe.encode(s, np.full(s.size, h)), deterministic=True)
+        return np.asarray(actions, dtype=np.int64).reshape(-1)
+
+
+def sb3_sample_complexity(
+    spec: dict[str, Any], algo: str, budget: int, every: int, seed: int
+) -> dict[float, float]:
     from stable_baselines3 import DQN as SB3DQN
     from stable_baselines3 import PPO as SB3PPO
     from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     probe = StepObservation(gym.make(**spec))
-    base, S, H = probe.unwrapped, probe.S, probe.H
-    grid = probe.encode(np.tile(np.arange(S), H), np.repeat(np.arange(H), S))
     n_envs = 8 if algo == "ppo" else 4
     vec = DummyVecEnv([lambda: StepObservation(gym.make(**spec))] * n_envs)
     cls, hp = (SB3PPO, PPO) if algo == "ppo" else (SB3DQN, DQN)
     model = cls("MlpPolicy", vec, seed=seed, device="cpu", **hp)
-    found = [math.inf]
+    found = Found(evaluator_of(tuple(spec.items())))
+    policy = StepPolicy(model, probe)
 
     class Check(BaseCallback):
         def __init__(self) -> None:
@@ -177,14 +200,10 @@ def sb3_sample_complexity(spec: dict[str, Any], algo: str, budget: int, every: i
             if self.num_timesteps < self.next:
                 return True
             self.next += every
-            actions, _ = self.model.predict(grid, deterministic=True)
-            if is_optimal(base, np.asarray(actions).reshape(H, S)):
-                found[0] = self.num_timesteps
-                return False
-            return True
+            return found.check(policy, self.num_timesteps)
 
     model.learn(budget, callback=Check())
-    return found[0]
+    return found.steps
 
 
 def rho(x: list[float], y: list[float]) -> tuple[float, int]:
@@ -210,27 +229,40 @@ def rho_censored(x: list[float], y: list[float]) -> float:
 
 
 def study(job: tuple[str, dict[str, Any], argparse.Namespace]) -> dict[str, Any]:
-    """min_k, the proxy bound and the three sample complexities of one MDP."""
+    """min_k, the proxy bound and the three sample complexities (per ε) of one MDP."""
     label, spec, args = job
     torch.set_num_threads(1)
-    TOLERANCE[0] = args.tolerance
+    TOLERANCES[:] = sorted(args.tolerances)
     base = gym.make(**spec).unwrapped
     P, R, rho0 = base.model()
     mk = min_k(P, R, rho0, max_k=5)
     bound, _ = simple_effective_horizon(P, R, rho0, max_k=5)
     seeds = range(args.seed, args.seed + args.seeds)
-    sqs = []
+    sqs: list[dict[float, float]] = []
     for seed in seeds:
-        sq = math.inf
+        best = {eps: math.inf for eps in TOLERANCES}
         for k in (3, 2, 1):  # the best k; a later k only has to beat the best so far (k=3 >= most min_k)
-            budget = args.sqirl_budget if sq == math.inf else int(sq)
-            sq = min(sq, sqirl_sample_complexity(spec, k, budget, seed))
-        sqs.append(sq)
-    sq = median(sqs)
-    ppo = median([sb3_sample_complexity(spec, "ppo", args.ppo_budget, args.check_every, s) for s in seeds])
-    dqn = median([sb3_sample_complexity(spec, "dqn", args.dqn_budget, args.check_every, s) for s in seeds])
-    print(f"{label:32s} min_k={mk} H={bound:.3g} sqirl={sq} ppo={ppo} dqn={dqn}", flush=True)
-    return {"mdp": label, "min_k": mk, "bound": bound, "sqirl": sq, "ppo": ppo, "dqn": dqn}
+            worst = max(best.values())
+            budget = args.sqirl_budget if worst == math.inf else int(worst)
+            got = sqirl_sample_complexity(spec, k, budget, seed)
+            best = {eps: min(best[eps], got[eps]) for eps in TOLERANCES}
+        sqs.append(best)
+    ppos = [sb3_sample_complexity(spec, "ppo", args.ppo_budget, args.check_every, s) for s in seeds]
+    dqns = [sb3_sample_complexity(spec, "dqn", args.dqn_budget, args.check_every, s) for s in seeds]
+    out: dict[str, Any] = {"mdp": label, "min_k": mk, "bound": bound, "by_eps": {}}
+    for eps in TOLERANCES:
+        row = {
+            "sqirl": median([x[eps] for x in sqs]),
+            "ppo": median([x[eps] for x in ppos]),
+            "dqn": median([x[eps] for x in dqns]),
+        }
+        out["by_eps"][str(eps)] = row
+        print(
+            f"{label:32s} eps={eps:g} min_k={mk} H={bound:.3g} "
+            + " ".join(f"{k}={v}" for k, v in row.items()),
+            flush=True,
+        )
+    return out
 
 
 def main() -> None:
@@ -246,10 +278,10 @@ def main() -> None:
     parser.add_argument("--max-depth", type=int, default=4, help="largest lure depth of the grid")
     parser.add_argument("--actions", type=str, default="2,3,4", help="action counts of the grid")
     parser.add_argument(
-        "--tolerance",
-        type=float,
-        default=0.01,
-        help="count a policy as solved within this fraction of V* - V(uniform) (0: exactly optimal)",
+        "--tolerances",
+        type=lambda text: [float(x) for x in text.split(",")],
+        default=[0.0, 0.01],
+        help="ε values, comma-separated: solved when within ε·(V* - V(uniform)) of V* (0: exactly optimal)",
     )
     parser.add_argument("--out", type=Path, default=Path("reports/sqirl_correlation"))
     args = parser.parse_args()
@@ -276,31 +308,36 @@ def main() -> None:
             else ("inf" if x == math.inf else f"{x:.3g}" if isinstance(x, float) else str(x))
         )
 
-    print("\n| MDP | min_k | simple H bound (proxy) | SQIRL | PPO | DQN |\n|---|---|---|---|---|---|")
-    for r in rows:
-        cells = [r["mdp"], *(fmt(r[c]) for c in ("min_k", "bound", "sqirl", "ppo", "dqn"))]
-        print("| " + " | ".join(cells) + " |")
-    cols = {c: [r[c] for r in rows] for c in ("sqirl", "ppo", "dqn")}
-    solved = {c: sum(math.isfinite(x) for x in v) for c, v in cols.items()}
-    print("\nsolved: " + ", ".join(f"{c.upper()} {solved[c]}/{len(rows)}" for c in cols))
     bound = [math.exp(r["bound"]) if math.isfinite(r["bound"]) else math.inf for r in rows]
-    print(
-        "\n| pair (log sample complexity) | Spearman ρ (both solved) | n | ρ (unsolved ranked last) |"
-        "\n|---|---|---|---|"
-    )
-    stats = {}
-    for name, x, y in [
-        ("SQIRL vs PPO", cols["sqirl"], cols["ppo"]),
-        ("SQIRL vs DQN", cols["sqirl"], cols["dqn"]),
-        ("PPO vs DQN", cols["ppo"], cols["dqn"]),
-        ("simple H bound vs SQIRL", bound, cols["sqirl"]),
-        ("simple H bound vs PPO", bound, cols["ppo"]),
-        ("simple H bound vs DQN", bound, cols["dqn"]),
-    ]:
-        r, n = rho(x, y)
-        rc = rho_censored(x, y)
-        stats[name] = {"rho": r, "n": n, "rho_censored": rc}
-        print(f"| {name} | {r:.2f} | {n} | {rc:.2f} |")
+    stats: dict[str, dict[str, Any]] = {}
+    for eps in sorted(args.tolerances):
+        key = str(eps)
+        print(f"\n### ε = {eps:g}\n")
+        print("| MDP | min_k | simple H bound (proxy) | SQIRL | PPO | DQN |\n|---|---|---|---|---|---|")
+        for r in rows:
+            cells = [r["mdp"], fmt(r["min_k"]), fmt(r["bound"])]
+            cells += [fmt(r["by_eps"][key][c]) for c in ("sqirl", "ppo", "dqn")]
+            print("| " + " | ".join(cells) + " |")
+        cols = {c: [r["by_eps"][key][c] for r in rows] for c in ("sqirl", "ppo", "dqn")}
+        solved = {c: sum(math.isfinite(x) for x in v) for c, v in cols.items()}
+        print("\nsolved: " + ", ".join(f"{c.upper()} {solved[c]}/{len(rows)}" for c in cols))
+        print(
+            "\n| pair (log sample complexity) | Spearman ρ (both solved) | n | ρ (unsolved ranked last) |"
+            "\n|---|---|---|---|"
+        )
+        stats[key] = {}
+        for name, x, y in [
+            ("SQIRL vs PPO", cols["sqirl"], cols["ppo"]),
+            ("SQIRL vs DQN", cols["sqirl"], cols["dqn"]),
+            ("PPO vs DQN", cols["ppo"], cols["dqn"]),
+            ("simple H bound vs SQIRL", bound, cols["sqirl"]),
+            ("simple H bound vs PPO", bound, cols["ppo"]),
+            ("simple H bound vs DQN", bound, cols["dqn"]),
+        ]:
+            r, n = rho(x, y)
+            rc = rho_censored(x, y)
+            stats[key][name] = {"rho": r, "n": n, "rho_censored": rc}
+            print(f"| {name} | {r:.2f} | {n} | {rc:.2f} |")
     print(f"\nwall time {wall:.0f} s (1 thread)")
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -312,6 +349,8 @@ def main() -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    eps = max(args.tolerances)
+    cols = {c: [r["by_eps"][str(eps)][c] for r in rows] for c in ("sqirl", "ppo", "dqn")}
     fig, ax = plt.subplots(figsize=(5, 4.5))
     for other, marker in (("ppo", "o"), ("dqn", "s")):
         pts = [
@@ -323,7 +362,7 @@ def main() -> None:
             ax.scatter(
                 *zip(*pts, strict=True),
                 marker=marker,
-                label=f"{other.upper()} (ρ={stats[f'SQIRL vs {other.upper()}']['rho']:.2f})",
+                label=f"{other.upper()} (ρ={stats[str(eps)][f'SQIRL vs {other.upper()}']['rho']:.2f})",
             )
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -331,8 +370,8 @@ def main() -> None:
     ax.set_ylabel("PPO / DQN sample complexity (env steps)")
     ax.set_title(
         "Steps to an optimal greedy policy"
-        if args.tolerance == 0
-        else f"Steps to a greedy policy within {args.tolerance:g}·(V* − V_unif) of V*"
+        if eps == 0
+        else f"Steps to a greedy policy within {eps:g}·(V* − V_unif) of V*"
     )
     ax.legend()
     fig.tight_layout()

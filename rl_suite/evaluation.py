@@ -1,0 +1,179 @@
+"""Exact learning curves: evaluate an agent's current policy on its env, exactly, while it trains.
+
+:func:`make_evaluator` reads the env once (its exact model, ``V*`` and the uniform policy's value) and
+returns an :class:`Evaluator`; ``evaluator(agent)`` reads the agent's current policy through the one policy
+API every agent has — :meth:`~rl_suite.agents.base.Agent.policy_actions` (greedy actions of a batch of
+observations at step h) — and returns a :class:`~rl_suite.exact.evaluate.PolicyEvaluation`. Reading the
+policy never draws from the learning stream, so training with and without evaluation is identical.
+
+What is evaluated, per env family:
+
+* **finite MDPs** (``tabular_mdp``, ``linear_mdp``, ``block_mdp``, ``minigrid``; the toy-text, lure and
+  sticky envs): the agent's action on the observation the env shows for every (step h, model state s) —
+  ``env.unwrapped.observation_of(s, h)`` — is a non-stationary policy ``(H, S)``, evaluated exactly by
+  backward recursion. Where emissions are random (a block MDP with ``noise > 0``) the exact expectation
+  over emissions is not available: each (h, s) is shown :data:`N_EMISSIONS` emissions drawn from a
+  generator of fixed seed :data:`SEED` (the same every evaluation, never the env's stream), and the policy
+  at (h, s) is the resulting distribution of actions — exact for that sample of emissions;
+* **bandits** (``multi_armed_bandit``, ``linear_bandit``): the greedy arm per context. Context-free bandits
+  are exact; contextual ones average over :data:`N_CONTEXTS` contexts drawn from a generator of fixed seed
+  :data:`SEED` (the same contexts at every evaluation, so curves are comparable);
+* **POMDPs** (``pomdp``): the agent's frozen history policy (``history_policy``: window-ucbvi,
+  belief-planner, omle-lite), by :func:`rl_suite.exact.pomdp.evaluate_window_policy` for a window agent and
+  by branching on observations otherwise (NaN where the history tree is too big); ``V*`` is the env's
+  reference value and ``V^unif`` the hidden-state chain under uniform actions;
+* **RLHF** (``rlhf``): ``J_β`` of the agent's attached sequence policy over enumerated responses
+  (:mod:`rl_suite.exact.kl`), averaged over the prompt pool (drawn uniformly).
+
+Any other env is one :class:`~rl_suite.errors.UserError` line naming the families that can be evaluated.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from rl_suite.errors import UserError
+from rl_suite.exact import evaluate
+from rl_suite.exact.evaluate import PolicyEvaluation
+
+#: Seed of the generator that draws sampled contexts and emissions (fixed: every evaluation sees the same).
+SEED = 20_240_601
+#: Emissions per (step, state) where emissions are random.
+N_EMISSIONS = 16
+#: Contexts per evaluation on a contextual bandit.
+N_CONTEXTS = 1024
+#: The env families whose policies can be evaluated exactly (as the error message names them).
+FAMILIES = (
+    "tabular_mdp",
+    "linear_mdp",
+    "block_mdp",
+    "minigrid",
+    "multi_armed_bandit",
+    "linear_bandit",
+    "pomdp",
+    "rlhf",
+)
+
+#: An evaluator: the agent in, the value of its current policy out.
+Evaluator = Callable[[Any], PolicyEvaluation]
+
+
+def make_evaluator(env: Any) -> Evaluator:
+    """The exact evaluator of policies on ``env`` (wrappers are seen through).
+
+    Raises:
+        UserError: the env's family has no exact evaluator (the message names those that have).
+    """
+    base = env.unwrapped
+    if all(hasattr(base, m) for m in ("model", "observation_of", "horizon", "n_states", "n_actions")):
+        return _finite_mdp(base)
+    core = getattr(base, "core", None)
+    if core is not None and hasattr(core, "observe") and not hasattr(base, "tau"):
+        return _bandit(base, core)
+    if all(hasattr(base, m) for m in ("policy_suboptimality", "optimal_values", "reference_probs", "beta")):
+        return _rlhf(base)
+    if all(hasattr(base, m) for m in ("pomdp", "pseudo_regret", "optimal_value", "max_steps")):
+        return _pomdp(base)
+    raise UserError(
+        f"eval_every: {type(base).__name__} cannot be evaluated exactly; "
+        f"policy evaluation supports the env families {', '.join(FAMILIES)}"
+    )
+
+
+def _finite_mdp(base: Any) -> Evaluator:
+    P, R, rho = base.model()
+    H, S, A = int(base.horizon), int(base.n_states), int(base.n_actions)
+    model = evaluate.FiniteMDP(P, R, rho, H)
+    random_emissions = bool(getattr(base, "emission_is_random", False))
+    rng = np.random.default_rng(SEED)
+    n = N_EMISSIONS if random_emissions else 1
+    # Observations of every state at every step, built once: (H, S·n, ...) (n emissions per state).
+    observations = [
+        np.stack([np.asarray(base.observation_of(s, h, rng)) for s in range(S) for _ in range(n)])
+        for h in range(H)
+    ]
+    # Scalar observations (state ids, sticky envs' base states): ask the agent once per distinct one.
+    distinct = [np.unique(o, return_inverse=True) if o.ndim == 1 else None for o in observations]
+
+    def run(agent: Any) -> PolicyEvaluation:
+        if random_emissions:
+            probs = np.zeros((H, S, A))
+            for h in range(H):
+                actions = agent.policy_actions(observations[h], h).reshape(S, n)
+                for a in range(A):
+                    probs[h, :, a] = (actions == a).mean(axis=1)
+            return model.evaluate(probs)
+        policy = np.empty((H, S), dtype=np.int64)
+        for h in range(H):
+            found = distinct[h]
+            if found is None:
+                policy[h] = agent.policy_actions(observations[h], h)
+            else:
+                values, inverse = found
+                policy[h] = np.asarray(agent.policy_actions(values, h), dtype=np.int64)[inverse.reshape(-1)]
+        return model.evaluate(policy)
+
+    return run
+
+
+def _bandit(base: Any, core: Any) -> Evaluator:
+    n = 1 if int(core.context_normals) == 0 else N_CONTEXTS
+    z = np.random.default_rng(SEED).standard_normal((n, int(core.context_normals)))
+    observations, means = core.observe(z)
+    observations, means = np.array(observations), np.array(means)
+
+    def run(agent: Any) -> PolicyEvaluation:
+        return evaluate.bandit(means, agent.policy_actions(observations, 0))
+
+    return run
+
+
+def _pomdp(base: Any) -> Evaluator:
+    optimal = float(base.optimal_value())
+    uniform = evaluate.pomdp_uniform_value(base.pomdp, int(base.max_steps))
+
+    def run(agent: Any) -> PolicyEvaluation:
+        policy = getattr(agent, "history_policy", None)
+        if not callable(policy):
+            raise UserError(
+                f"eval_every on a POMDP needs an agent with a frozen history policy (history_policy: "
+                f"window-ucbvi, belief-planner, omle-lite); {type(agent).__name__} has none"
+            )
+        window = getattr(getattr(agent, "config", None), "window", None)
+        if isinstance(window, int) and not isinstance(window, bool):
+            # A window policy: (h, window) -> action, evaluated per window (no branch limit).
+            def windowed(h: int, x: tuple[int, ...]) -> int:
+                return int(policy(x)) if h == len(x) // 2 else int(policy((-1, -1) * (h - len(x) // 2) + x))
+
+            regret = base.pseudo_regret(windowed, window=window)
+        else:
+            regret = base.pseudo_regret(policy)
+        regret = math.nan if regret is None else float(regret)
+        return PolicyEvaluation(optimal - regret, optimal, uniform)
+
+    return run
+
+
+def _rlhf(base: Any) -> Evaluator:
+    from rl_suite.exact import kl
+
+    optimal = np.asarray(base.optimal_values, dtype=np.float64)
+    ref = np.asarray(base.reference_probs, dtype=np.float64)
+    uniform = float(kl.objective(np.full(ref.shape, 1.0 / ref.shape[1]), ref, base.rewards, base.beta).mean())
+
+    def run(agent: Any) -> PolicyEvaluation:
+        gaps = np.asarray(base.policy_suboptimality(), dtype=np.float64)
+        return PolicyEvaluation(float((optimal - gaps).mean()), float(optimal.mean()), uniform)
+
+    return run
+
+
+def steps_to_epsilon(steps: Any, regrets: Any, optimal_minus_uniform: float, eps: float) -> int | None:
+    """The first evaluated step with ``regret <= eps·(V* − V^unif)`` (up to 1e-9), or ``None``."""
+    threshold = eps * max(float(optimal_minus_uniform), 0.0) + evaluate.OPTIMAL_ATOL
+    hit = np.flatnonzero(np.asarray(regrets, dtype=np.float64) <= threshold)
+    return int(np.asarray(steps)[hit[0]]) if hit.size else None
