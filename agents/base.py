@@ -19,10 +19,11 @@ which learns from transitions.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO, ClassVar, Generic, TypeVar, cast
 
@@ -44,7 +45,7 @@ from rl_suite.agents.checkpoint import (
 from rl_suite.agents.kernels import stagewise_reward_inflation
 from rl_suite.contracts import Contract, LinearBanditModel, Requirement, SolverTuning, StagewiseConstrained
 from rl_suite.errors import UserError
-from rl_suite.spaces import Simplex
+from rl_suite.spaces import DirectionScores, PolicyWeights, Simplex, encode_scaled
 
 SelfAgent = TypeVar("SelfAgent", bound="Agent[Any]")
 SelfArray = TypeVar("SelfArray", bound="ArrayAgent[Any]")
@@ -71,8 +72,10 @@ def action_kind(space: gym.Space[Any], agent: str) -> str:
     """Classify a bandit action space: ``"discrete"``, ``"simplex"`` or ``"scaled"``; else a UserError."""
     if isinstance(space, gym.spaces.Discrete):
         return "discrete"
-    if isinstance(space, Simplex):
+    if isinstance(space, (Simplex, PolicyWeights)):
         return "simplex"
+    if isinstance(space, DirectionScores):
+        return "scaled"
     if (
         isinstance(space, gym.spaces.Tuple)
         and len(space) == 2
@@ -81,7 +84,8 @@ def action_kind(space: gym.Space[Any], agent: str) -> str:
     ):
         return "scaled"
     raise UserError(
-        f"{agent} needs a bandit action space (Discrete(K), Simplex(K) or Tuple(Discrete(K), Box)), "
+        f"{agent} needs a bandit action space (Discrete(K), PolicyWeights(K), Simplex(K), DirectionScores(K) "
+        "or Tuple(Discrete(K), Box)), "
         f"got {space}"
     )
 
@@ -90,6 +94,8 @@ def arm_count(space: gym.Space[Any], kind: str) -> int:
     """Number of arms K of an action space classified by :func:`action_kind`."""
     if isinstance(space, gym.spaces.Discrete):
         return int(space.n)
+    if isinstance(space, DirectionScores):
+        return space.n
     if isinstance(space, gym.spaces.Tuple):
         head = space[0]
         assert isinstance(head, gym.spaces.Discrete)
@@ -194,6 +200,31 @@ class Agent(ABC, Generic[ConfigT]):
         """Every file :meth:`save` writes for ``path``: ``path`` itself, then any companions beside it."""
         return [Path(path)]
 
+    # ------------------------------------------------------------------ the current policy, frozen
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """The current greedy policy: the deterministic action of each observation of a batch at step ``h``.
+
+        What the exact evaluators (:mod:`rl_suite.evaluation`) read. It never draws from the learning
+        stream and changes no state, so evaluating a policy while it trains leaves training unchanged. The
+        default asks :meth:`predict` with ``deterministic=True`` observation by observation (a stationary
+        policy: ``h`` is not used); the loops below override it.
+
+        Args:
+            observations: A batch of raw env observations (leading axis n).
+            h: The step of the episode (0 for bandits).
+
+        Returns:
+            ``(n,)`` int64 actions.
+        """
+        return np.array(
+            [int(np.asarray(self.predict(o, deterministic=True)).reshape(-1)[0]) for o in observations],
+            dtype=np.int64,
+        )
+
+    def policy_probs(self, observations: Any, h: int = 0) -> np.ndarray | None:
+        """``(n, A)`` action probabilities of the agent's stochastic policy, or ``None`` when it has none."""
+        return None
+
 
 class ArrayAgent(Agent[ConfigT]):
     """An agent whose whole state is named numpy arrays, saved to one sealed ``.npz`` file.
@@ -238,6 +269,18 @@ class ArrayAgent(Agent[ConfigT]):
     @abstractmethod
     def _init_state(self) -> None:
         """Allocate the state arrays."""
+
+    @contextlib.contextmanager
+    def _frozen(self) -> Iterator[None]:
+        """Read the policy without side effects: the RNG state and every attribute binding are restored."""
+        rng_state = self.rng.bit_generator.state
+        attrs = dict(vars(self))
+        try:
+            yield
+        finally:
+            vars(self).clear()
+            vars(self).update(attrs)
+            self.rng.bit_generator.state = rng_state
 
     # ------------------------------------------------------------------ helpers for subclasses
     def _argmax(self, scores: np.ndarray, tie_breaking: str = "random") -> np.ndarray:
@@ -379,6 +422,9 @@ class BanditLoop(ArrayAgent[ConfigT]):
             onehot = np.zeros((actions.shape[0], self.n_arms))
             onehot[np.arange(actions.shape[0]), actions] = 1.0
             return onehot if batched else onehot[0]
+        if isinstance(self.action_space, DirectionScores):
+            scored = encode_scaled(actions, np.ones(actions.shape[0]), self.n_arms)
+            return scored if batched else scored[0]
         if batched:
             return (actions, np.ones(actions.shape[0]))
         return (int(actions[0]), np.ones(1))
@@ -480,6 +526,17 @@ class BanditLoop(ArrayAgent[ConfigT]):
         self._last_obs = obs
         return self
 
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """The arm :meth:`_select` picks with ``deterministic=True`` for each observation (stream 0's state).
+
+        The RNG and every attribute binding are restored afterwards (:meth:`ArrayAgent._frozen`).
+        """
+        obs = np.asarray(observations)
+        with self._frozen():
+            batches = (np.repeat(o[None], self.num_envs, 0) for o in obs)
+            out = [np.asarray(self._select(b, deterministic=True)) for b in batches]
+        return np.array([int(np.asarray(a).reshape(self.num_envs, -1)[0, 0]) for a in out], dtype=np.int64)
+
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
         """The env action for one observation, or the batch of actions for ``(R, *obs_shape)`` observations.
 
@@ -538,6 +595,9 @@ class ConstrainedBanditAgent(BanditLoop[ConfigT]):
     def _to_env(self, actions: Any, batched: bool) -> Any:
         if isinstance(actions, tuple):
             arms, scales = actions
+            if isinstance(self.action_space, DirectionScores):
+                scored = encode_scaled(arms, scales, self.n_arms)
+                return scored if batched else scored[0]
             return (arms, scales) if batched else (int(arms[0]), scales[:1].copy())
         return actions if batched else actions[0]
 
@@ -608,6 +668,11 @@ class EpisodicAgent(ArrayAgent[ConfigT]):
                 break
         self._last_obs = np.asarray(obs)
         return self
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """``_act(obs, h, deterministic=True)`` of each observation; the RNG and attributes are restored."""
+        with self._frozen():
+            return np.array([int(self._act(o, h, True)) for o in observations], dtype=np.int64)
 
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
         """The action for one observation at the current step (an int), or ``(1,)`` for a batch of one."""

@@ -39,7 +39,7 @@ decoding above; decoders refitted every ``update_every`` episodes rather than ev
 from __future__ import annotations
 
 import time
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import gymnasium as gym
 import numpy as np
@@ -50,6 +50,9 @@ from rl_suite.agents.kernels import sherman_morrison
 from rl_suite.agents.lsvi_ucb import LSVIUCB
 from rl_suite.contracts import BlockMDPDecoder
 from rl_suite.errors import UserError
+
+if TYPE_CHECKING:
+    import torch
 
 
 class BRIEELiteConfig(AgentConfig):
@@ -141,7 +144,7 @@ def fit_decoder(
     ridge: float,
     sharpness: float = 0.0,
     mask: np.ndarray | None = None,
-    device: str = "cpu",
+    device: str | torch.device = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Fit P softmax decoders at once so that ``φ(x, a) = softmax(W x) ⊗ e_a`` linearly predicts ``F``.
 
@@ -230,7 +233,7 @@ class BRIEELite(LSVIUCB):
     """
 
     Config = BRIEELiteConfig
-    config: BRIEELiteConfig  # type: ignore[assignment]
+    config: BRIEELiteConfig  # type: ignore[assignment]  # LSVI-UCB's planner, BRIEE-lite's own settings
     requires = BlockMDPDecoder
 
     def _init_state(self) -> None:
@@ -260,7 +263,7 @@ class BRIEELite(LSVIUCB):
         self.data_a = np.zeros(0, dtype=np.int64)
         self.data_r = np.zeros(0)
         self.data_x2 = np.zeros((0, self.D), dtype=np.float32)
-        self._pending: list[tuple[int, np.ndarray, int, float, np.ndarray]] = []
+        self._transitions: list[tuple[int, np.ndarray, int, float, np.ndarray]] = []
         self.explore_h = np.array([self._draw_explore_step()])
         self.refits = np.zeros(1, dtype=np.int64)
         self.fit_seconds = np.zeros(1)
@@ -380,7 +383,7 @@ class BRIEELite(LSVIUCB):
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: keep the raw transition; update LSVI-UCB online on the current decoding.
         x, x_next = np.asarray(obs, dtype=np.float32), np.asarray(next_obs, dtype=np.float32)
-        self._pending.append((h, x, action, reward, x_next))
+        self._transitions.append((h, x, action, reward, x_next))
         phi = self.features[h, int(self.decode(h, x)), action]
         self.Linv[h] = sherman_morrison(self.Linv[h], phi)[0]
         self.gram[h] += np.outer(phi, phi)
@@ -396,15 +399,15 @@ class BRIEELite(LSVIUCB):
 
     def _flush(self) -> None:
         """Move this episode's transitions into the stored arrays."""
-        if not self._pending:
+        if not self._transitions:
             return
-        hs, xs, acts, rewards, xs_next = zip(*self._pending, strict=True)
+        hs, xs, acts, rewards, xs_next = zip(*self._transitions, strict=True)
         self.data_h = np.concatenate([self.data_h, np.asarray(hs, dtype=np.int64)])
         self.data_x = np.concatenate([self.data_x, np.asarray(xs, dtype=np.float32)])
         self.data_a = np.concatenate([self.data_a, np.asarray(acts, dtype=np.int64)])
         self.data_r = np.concatenate([self.data_r, np.asarray(rewards, dtype=np.float64)])
         self.data_x2 = np.concatenate([self.data_x2, np.asarray(xs_next, dtype=np.float32)])
-        self._pending = []
+        self._transitions = []
 
     # ------------------------------------------------------------------ reporting
     def decoder_purity(self) -> np.ndarray | None:

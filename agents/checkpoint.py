@@ -237,7 +237,7 @@ def plain_tree(value: Any, where: str = "state") -> Any:
                 raise TypeError(f"{where}: key {k!r} is not a str or an int")
             out[k] = plain_tree(v, f"{where}/{k}")
         if hasattr(value, "_metadata"):  # a module's state_dict: keep its version records
-            out._metadata = value._metadata  # type: ignore[attr-defined]
+            out._metadata = value._metadata
         return out
     raise TypeError(
         f"{where}: {type(value).__name__} is not a tensor or plain value; convert it before saving"

@@ -43,7 +43,7 @@ class GRPO(SequenceAgent[GRPOConfig]):
     Config = GRPOConfig
 
     @property
-    def samples_per_prompt(self) -> int:  # type: ignore[override]
+    def samples_per_prompt(self) -> int:  # type: ignore[override]  # read-only here: G is a setting
         """The G of GRPO."""
         return self.config.num_generations
 

@@ -86,8 +86,8 @@ class LinTS(BanditAgent[LinTSConfig]):
                 xi = self.rng.standard_normal(theta.shape)
                 theta = theta + self.v[:, None] * np.matvec(_cholesky(self.Ainv), xi)
             else:
-                xi = self.rng.standard_normal(obs.shape[:-1])
-                scores = np.vecdot(obs, theta) + self.v[:, None] * ucb_width(self.Ainv, obs) * xi
+                z = self.rng.standard_normal(obs.shape[:-1])
+                scores = np.vecdot(obs, theta) + self.v[:, None] * ucb_width(self.Ainv, obs) * z
                 return self._argmax(scores, self.config.tie_breaking)
         scores = np.vecdot(obs, theta[:, None, :] if shared else theta)
         return self._argmax(scores, self.config.tie_breaking)

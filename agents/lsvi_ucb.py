@@ -82,7 +82,8 @@ class LSVIUCB(EpisodicAgent[LSVIUCBConfig]):
     stream (a single env).
     """
 
-    Config = LSVIUCBConfig
+    # Annotated: BRIEE-lite (a subclass) has its own settings model, not an LSVIUCBConfig.
+    Config: ClassVar[type[AgentConfig]] = LSVIUCBConfig
     #: Known features, or (with ``decoder='oracle'``) a block MDP's decoder.
     requires: ClassVar[Requirement] = (LinearMDPModel, BlockMDPDecoder)
 

@@ -105,6 +105,7 @@ class OFUL(BanditAgent[OFULConfig]):
         cfg = self.config
         if cfg.radius == "det":
             return oful_radius_det(self.log_det_ratio, self.noise_bound, self.param_bound, cfg.lam, cfg.delta)
+        assert self.feature_bound is not None  # set whenever radius == "closed"
         return oful_radius_closed(
             self.n_updates,
             self.dim,

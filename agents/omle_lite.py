@@ -130,7 +130,8 @@ def emission_counts(
         live = mask[:, t]
         post = al[:, t + 1] * beta
         post /= np.maximum(post.sum(axis=1, keepdims=True), 1e-300)
-        np.add.at(C, (a[live], slice(None), o[live]), post[live])
+        # C[a_k, :, o_k] += post_k, the state axis as a broadcast index (numpy's stubs refuse a slice here)
+        np.add.at(C, (a[live][:, None], np.arange(S), o[live][:, None]), post[live])
         # β_t(s) ∝ fits_t(s) Σ_s' T[s, a, s'] Z[a, s', o] β_{t+1}(s')
         back = np.einsum("ksz,kz->ks", T[:, a, :].transpose(1, 0, 2), Z[a, :, o] * beta) * fits[:, t]
         back /= np.maximum(back.sum(axis=1, keepdims=True), 1e-300)

@@ -65,7 +65,8 @@ class OPB(ConstrainedBanditAgent[OPBConfig]):
         self._require_context_free()
         if self.action_kind != "simplex":
             raise UserError(
-                "OPB plays mixtures of arms: it needs action_mode='distribution' (a Simplex action space), "
+                "OPB plays mixtures of arms: it needs action_mode='distribution' (a PolicyWeights or "
+                "Simplex action space), "
                 f"got {self.action_space}"
             )
         cfg = self.config

@@ -79,7 +79,8 @@ class OPLB(ConstrainedBanditAgent[OPLBConfig]):
         d = self._arm_feature_dim()
         if self.action_kind != "simplex":
             raise UserError(
-                "OPLB plays mixtures of actions: it needs action_mode='distribution' (a Simplex action "
+                "OPLB plays mixtures of actions: it needs action_mode='distribution' (a PolicyWeights or "
+                "Simplex action "
                 f"space), got {self.action_space}"
             )
         self.tau, self.safe_cost = self._constraint()

@@ -17,7 +17,7 @@ exact probability), so its per-step regret is the env's unregularised gap ``max_
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -88,7 +88,8 @@ class RewardNet(nn.Module):
     def forward(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """``(B,)`` rewards of ``(B, P)`` prompts and ``(B, L)`` responses."""
         tokens = torch.cat([prompts, responses], dim=1)
-        x = nn.functional.one_hot(tokens, self.vocab_size).flatten(1).to(self.net[0].weight.dtype)
+        first = cast(nn.Linear, self.net[0])  # built in __init__
+        x = nn.functional.one_hot(tokens, self.vocab_size).flatten(1).to(first.weight.dtype)
         return self.net(x).squeeze(-1)
 
 
@@ -140,7 +141,7 @@ def fit_reward_model(
 class RewardModelConfig(SequenceAgentConfig):
     """Settings of the online reward-model (best-of-n) agent."""
 
-    policy: str = "reference"  # type: ignore[assignment]
+    policy: str = "reference"  # type: ignore[assignment]  # any str validates; __init__ refuses the rest
     """Responses always come from π_ref (kept for the shared settings; only ``"reference"`` is allowed)."""
     best_of: int = Field(4, ge=2)
     """Candidates per prompt from π_ref; the played one is the reward model's best."""

@@ -163,7 +163,10 @@ class SequenceAgent(Agent[SeqConfigT]):
     attaches_policy: ClassVar[bool] = True
 
     def __init__(
-        self, env: gym.Env, config: SeqConfigT | Mapping[str, Any] | None = None, seed: int = 0
+        self,
+        env: gym.Env | gym.vector.VectorEnv,
+        config: SeqConfigT | Mapping[str, Any] | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__(env, config, seed)
         if isinstance(env, gym.vector.VectorEnv):
@@ -415,8 +418,8 @@ class SequenceAgent(Agent[SeqConfigT]):
         if self._exact is None:
             responses = torch.as_tensor(self.task.all_responses(), dtype=torch.long, device=self.device)
             with torch.no_grad():
-                ref_probs = self.ref.response_probs(self._prompts_all, responses, temperature=1.0)
-            self._exact = (reward_matrix(self.task), ref_probs.double().cpu().numpy(), responses)
+                ref_table = self.ref.response_probs(self._prompts_all, responses, temperature=1.0)
+            self._exact = (reward_matrix(self.task), ref_table.double().cpu().numpy(), responses)
         rewards, ref_probs, responses = self._exact
         p = response_table(self.policy, self._prompts_all, responses, temperature=self.config.temperature)
         return {
@@ -503,7 +506,7 @@ class SequenceAgent(Agent[SeqConfigT]):
         write_sealed(path, torch_payload(state))
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env) -> SequenceAgent:  # type: ignore[override]
+    def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> SequenceAgent:
         """Rebuild an agent written by :meth:`save` on ``env`` (a one-line error if the file is damaged)."""
         with reading(path):
             state = check_meta(parse_torch(read_sealed(path), map_location="cpu"), cls, path)

@@ -31,7 +31,7 @@ class RLOO(SequenceAgent[RLOOConfig]):
     Config = RLOOConfig
 
     @property
-    def samples_per_prompt(self) -> int:  # type: ignore[override]
+    def samples_per_prompt(self) -> int:  # type: ignore[override]  # read-only here: k is a setting
         """The k of RLOO."""
         return self.config.num_generations
 

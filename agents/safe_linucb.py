@@ -70,7 +70,8 @@ class SafeLinUCB(ConstrainedBanditAgent[SafeLinUCBConfig]):
         d = self._arm_feature_dim()
         if self.action_kind != "scaled":
             raise UserError(
-                "Safe-LinUCB plays scaled directions: it needs a Tuple(Discrete(K), Box) action space "
+                "Safe-LinUCB plays scaled directions: it needs a DirectionScores(K) or "
+                "Tuple(Discrete(K), Box) action space "
                 f"(rl_suite/SafeLinearBandit-v0), got {self.action_space}"
             )
         self.tau, _ = self._constraint()

@@ -20,7 +20,7 @@ import importlib
 import importlib.util
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -78,7 +78,7 @@ def sb3_env(env: gym.Env, frame_stack: int = 1) -> gym.Env:
     if isinstance(space, gym.spaces.Box):
         if len(space.shape) > 1:
             env = gym.wrappers.FlattenObservation(env)
-        flat = env.observation_space
+        flat = cast(gym.spaces.Box, env.observation_space)  # a Box, flattened or not
         if flat.dtype != np.float32:
             # Bounds are cast explicitly so that Box does not warn about lost precision.
             space32 = gym.spaces.Box(
@@ -124,7 +124,7 @@ class SB3Agent(Agent[SB3Config]):
 
     def __init__(
         self,
-        env: gym.Env,
+        env: gym.Env | gym.vector.VectorEnv,
         config: SB3Config | Mapping[str, Any] | None = None,
         seed: int = 0,
     ) -> None:
@@ -182,6 +182,44 @@ class SB3Agent(Agent[SB3Config]):
         action, _ = self.model.predict(obs, deterministic=deterministic)
         return int(np.asarray(action).reshape(-1)[0]) if np.asarray(action).size == 1 else action
 
+    def _adapted_batch(self, observations: Any) -> np.ndarray:
+        """Raw env observations ``(n, ...)`` as the model sees them (adapted; a fresh frame stack)."""
+        out = []
+        for obs in observations:
+            for wrapper in self._obs_chain:
+                obs = wrapper.observation(obs)
+            out.append(np.asarray(obs))
+        batch = np.stack(out)
+        stack = self.config.frame_stack
+        return np.stack([batch] * stack, axis=1) if stack > 1 else batch
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """``model.predict(deterministic=True)`` on a batch of adapted observations (``h`` is not seen).
+
+        Deterministic prediction draws no random numbers, so training is unchanged.
+        """
+        batch = self._adapted_batch(observations)
+        if self.algo_class().__name__ == "RecurrentPPO":
+            starts = np.ones(batch.shape[0], dtype=bool)
+            action, _ = self.model.predict(batch, state=None, episode_start=starts, deterministic=True)
+        else:
+            action, _ = self.model.predict(batch, deterministic=True)
+        return np.asarray(action).reshape(batch.shape[0], -1)[:, 0].astype(np.int64)
+
+    def policy_probs(self, observations: Any, h: int = 0) -> np.ndarray | None:
+        """``(n, A)`` action probabilities of an actor-critic's policy on Discrete actions, else ``None``."""
+        get_distribution = getattr(self.model.policy, "get_distribution", None)
+        if get_distribution is None or not isinstance(self.env.action_space, gym.spaces.Discrete):
+            return None
+        if self.algo_class().__name__ == "RecurrentPPO":
+            return None
+        import torch
+
+        tensor, _ = self.model.policy.obs_to_tensor(self._adapted_batch(observations))
+        with torch.no_grad():
+            probs = get_distribution(tensor).distribution.probs
+        return np.asarray(probs.cpu().numpy(), dtype=np.float64)
+
     @classmethod
     def saved_files(cls, path: str | Path) -> list[Path]:
         """``path`` (the parameters) and ``<path>.json`` (settings and counters) beside it."""
@@ -210,7 +248,7 @@ class SB3Agent(Agent[SB3Config]):
         write_json(_sidecar(path), meta)
 
     @classmethod
-    def load(cls, path: str | Path, env: gym.Env) -> SB3Agent:  # type: ignore[override]
+    def load(cls, path: str | Path, env: gym.Env | gym.vector.VectorEnv) -> SB3Agent:
         """Rebuild an agent saved with :meth:`save` on ``env``.
 
         The model is built afresh from the saved config (as ``__init__`` builds it), then gets the saved

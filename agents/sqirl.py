@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import gymnasium as gym
 import numpy as np
@@ -235,11 +235,8 @@ class TorchRegressor:
 
     def frozen_copy(self) -> TorchRegressor:
         """A copy that only predicts (no optimiser)."""
-        opt, self.opt = self.opt, None
-        try:
-            return copy.deepcopy(self)
-        finally:
-            self.opt = opt
+        # The memo maps the optimiser to None: the copy has none, and this regressor keeps its own.
+        return copy.deepcopy(self, {id(self.opt): None})
 
     def _forward(self, obs: Any, h: Any) -> Any:
         import torch
@@ -329,8 +326,13 @@ class SQIRL(EpisodicAgent[SQIRLConfig]):
         if kind == "tabular" and not self.discrete:
             raise UserError(f"regressor='tabular' needs Discrete(S) observations, got {space}")
         self.kind = kind
-        self.S = int(space.n) if self.discrete else 0
-        feat_shape = (self.S,) if self.discrete else tuple(space.shape)
+        feat_shape: tuple[int, ...]
+        if isinstance(space, gym.spaces.Discrete):
+            self.S = int(space.n)
+            feat_shape = (self.S,)
+        else:
+            self.S = 0
+            feat_shape = tuple(cast(gym.spaces.Box, space).shape)  # checked above
         self.regressor: Any
         if kind == "tabular":
             self.regressor = TabularRegressor(self.H, self.S, self.A, self.k)
@@ -357,7 +359,7 @@ class SQIRL(EpisodicAgent[SQIRLConfig]):
             return x.astype(np.int64).reshape(-1)
         if self.discrete:
             return np.eye(self.S)[x.astype(np.int64).reshape(-1)]
-        x = x.reshape(-1, *self.observation_space.shape).astype(np.float64)
+        x = x.reshape(-1, *cast(gym.spaces.Box, self.observation_space).shape).astype(np.float64)
         return x.reshape(x.shape[0], -1) if self.kind == "linear" else x
 
     def greedy_actions(self, obs: Any, h: int) -> np.ndarray:
@@ -423,6 +425,11 @@ class SQIRL(EpisodicAgent[SQIRLConfig]):
         if self.timestep[0] >= self.H and self.config.restart:
             self.timestep[0], self.m[0] = 0, 2 * self.m[0]
             self.frozen = []
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """The greedy actions of a batch at step ``h`` in one regressor call (:meth:`greedy_actions`)."""
+        with self._frozen():
+            return np.asarray(self.greedy_actions(np.asarray(observations), h), dtype=np.int64).reshape(-1)
 
     # ------------------------------------------------------------------ reporting and saving
     def policy_table(self) -> np.ndarray:

@@ -84,6 +84,11 @@ class UCBVI(EpisodicAgent[UCBVIConfig]):
         # deterministic, so a deterministic prediction never draws from the learning stream).
         return int(self._argmax(self.Q[h, int(obs)][None], "first" if deterministic else "random")[0])
 
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        """Greedy actions of a batch at step ``h`` (the first best, as :meth:`_act` when deterministic)."""
+        s = np.asarray(observations, dtype=np.int64).reshape(-1)
+        return np.asarray(self.Q[h, s].argmax(axis=1), dtype=np.int64)
+
     def _transition(self, obs: Any, action: int, reward: float, next_obs: Any, h: int, done: bool) -> None:
         # ALGO LOGIC: count the transition; re-plan at the end of the episode.
         g = 0 if self.pooled else h

@@ -243,5 +243,5 @@ class WindowUCBVI(EpisodicAgent[WindowUCBVIConfig]):
         table = data["window_table"]
         self.ids = {tuple(int(v) for v in row if v >= 0): i for i, row in enumerate(table)}
         K = int(np.count_nonzero(self.trans_n))
-        self._trans_index = {tuple(int(v) for v in self.trans[k]): k for k in range(K)}  # type: ignore[misc]
+        self._trans_index = {(int(x), int(a), int(x2)): k for k, (x, a, x2) in enumerate(self.trans[:K])}
         self._cache = {}  # Q is restored as saved: the plan of the episode in progress

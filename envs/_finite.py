@@ -52,7 +52,7 @@ def _read_only(x: np.ndarray) -> np.ndarray:
     return x
 
 
-class FiniteHorizonMDPEnv(gym.Env[ObsT, int]):
+class FiniteHorizonMDPEnv(gym.Env[ObsT, np.int64]):
     """A finite-horizon MDP with an exact model (subclasses build the model and document the env).
 
     Subclasses call :meth:`_setup_mdp` from their constructor and may override :meth:`_observe` (rich
@@ -70,7 +70,7 @@ class FiniteHorizonMDPEnv(gym.Env[ObsT, int]):
         pi_star: The greedy optimal policy ``(H, S)`` (lowest action among ties; read-only).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gym.Env declares an instance attribute)
     #: Gymnasium id of the env (reported by :meth:`solve`).
     env_id: ClassVar[str] = ""
     #: The info key that carries the state of the current observation.
@@ -112,9 +112,10 @@ class FiniteHorizonMDPEnv(gym.Env[ObsT, int]):
         Q, V = tabular.backward_induction(*self._kernel_model(), self.horizon)
         self.Q_star, self.V_star = _read_only(Q), _read_only(V)
         self.pi_star = _read_only(tabular.greedy_policy(Q))
-        self.observation_space = (
+        space: gym.Space[Any] = (
             gym.spaces.Discrete(self.n_states) if observation_space is None else observation_space
         )
+        self.observation_space = space
         self.action_space = gym.spaces.Discrete(self.n_actions)
         self._h = 0
         self._s: int | None = None
@@ -207,7 +208,29 @@ class FiniteHorizonMDPEnv(gym.Env[ObsT, int]):
 
     def _observe(self, s: int, h: int) -> ObsT:
         """The observation of state ``s`` at step ``h`` (default: the state id as ``np.int64``)."""
-        return np.int64(s)  # type: ignore[return-value]
+        return np.int64(s)
+
+    @property
+    def emission_is_random(self) -> bool:
+        """Whether the observation of a state is drawn at random (rich emissions with noise)."""
+        return False
+
+    def observation_of(self, s: int, h: int, rng: np.random.Generator | None = None) -> ObsT:
+        """The observation the env shows for state ``s`` at step ``h`` (for exact policy evaluation).
+
+        Emission noise, if any (:attr:`emission_is_random`), is drawn from ``rng`` — never from the env's own
+        stream, which is left exactly as it was.
+        """
+        if not self.emission_is_random:
+            return self._observe(s, h)
+        if rng is None:
+            raise ValueError("observation_of needs an rng on an env with random emissions")
+        saved, saved_seed = self._np_random, self._np_random_seed
+        self._np_random = rng
+        try:
+            return self._observe(s, h)
+        finally:
+            self._np_random, self._np_random_seed = saved, saved_seed
 
     def _obs_info(self, s: int, h: int) -> dict[str, Any]:
         """Extra info that goes with the observation of ``s`` at step ``h`` (default: none)."""

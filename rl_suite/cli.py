@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
 import typer
 
@@ -243,7 +243,8 @@ def _print_results(results: list[Any], quiet: bool) -> None:
         "Examples:\n\n"
         "  rl-suite compare runs/ --out reports/linear\n\n"
         "  rl-suite compare runs/quickstart --out reports/qs --statistic iqm --log-x --log-y\n\n"
-        "  rl-suite compare runs/aggregate_bandits --out reports/agg --aggregate --normalise-by ucb1"
+        "  rl-suite compare runs/aggregate_bandits --out reports/agg --aggregate --normalise-by ucb1\n\n"
+        "  rl-suite compare runs/curves --out reports/curves --metric policy_regret"
     )
 )
 def compare(
@@ -270,6 +271,12 @@ def compare(
     wandb_entity: str | None = typer.Option(None, "--wandb-entity", help="wandb entity."),
     wandb_group: str | None = typer.Option(None, "--wandb-group", help="wandb group."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the file paths."),
+    metric: str = typer.Option(
+        "regret",
+        "--metric",
+        help="regret (cumulative regret curves) or policy_regret (exact learning curves of runs trained "
+        "with eval_every: V* − V^π of the greedy policy, steps-to-ε).",
+    ),
 ) -> None:
     """Compare runs: regret curves with bootstrap 95 % bands, final-regret table, regret exponents."""
     from rl_suite.compare import compare_runs
@@ -279,6 +286,30 @@ def compare(
         raise UserError(f"--statistic must be mean or iqm, got {statistic!r}")
     if reps < 1:
         raise UserError(f"--reps must be >= 1, got {reps}")
+    if metric not in ("regret", "policy_regret"):
+        raise UserError(f"--metric must be regret or policy_regret, got {metric!r}")
+    if metric == "policy_regret":
+        from rl_suite.compare.learning import compare_policy_regret
+
+        if normalise_by is not None:
+            raise UserError(
+                "--normalise-by applies to --metric regret; policy regret is normalised by V* − V^unif"
+            )
+        learning = compare_policy_regret(
+            run_dirs,
+            out,
+            statistic=statistic,
+            log_x=log_x,
+            log_y=log_y,
+            include_incomplete=include_incomplete,
+            reps=reps,
+            aggregate=aggregate,
+        )
+        if not quiet:
+            _console().print(learning.to_markdown(), soft_wrap=True, markup=False)
+        for name, path in learning.files.items():
+            print(f"{name}: {path}")
+        return
     with progress_bar("compare", 0, quiet, unit="groups") as prog:
         report = compare_runs(
             run_dirs,
@@ -428,7 +459,7 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a sweep; completed runs already on disk are skipped, interrupted ones resumed."""
-    from rl_suite.sweep import BackendOptions, check_backend, execute, load_sweep, plan
+    from rl_suite.sweep import BackendOptions, JobOutcome, check_backend, execute, load_sweep, plan
     from rl_suite.tracking import progress_bar
 
     options = BackendOptions(
@@ -446,7 +477,7 @@ def sweep(
     jobs = plan(runs)
     todo = sum(j.action != "skip" for j in jobs)
     print(f"sweep {spec.name}: {len(jobs)} runs ({len(jobs) - todo} already completed) -> {runs[0].out}")
-    outcomes = []
+    outcomes: list[JobOutcome] = []
     try:
         with progress_bar(f"sweep {spec.name}", len(jobs), quiet, unit="runs") as prog:
             outcomes.extend(execute(jobs, backend, workers, prog, options))
@@ -483,6 +514,12 @@ def _job_name(config: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- entry point
+class _ClickError(Protocol):
+    """A click ``UsageError``/``ClickException`` (known by class name: typer may vendor its own click)."""
+
+    def format_message(self) -> str: ...
+
+
 def _kind(exc: BaseException) -> str | None:
     """Which click exception ``exc`` is (typer may vendor its own click, so match by class name)."""
     names = {cls.__name__ for cls in type(exc).__mro__}
@@ -507,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
         if kind == "UsageError":
             ctx = getattr(exc, "ctx", None)
             hint = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
-            print(f"error: {exc.format_message()}{hint}", file=sys.stderr)  # type: ignore[attr-defined]
+            print(f"error: {cast(_ClickError, exc).format_message()}{hint}", file=sys.stderr)
             sys.exit(2)
         if kind == "Abort":
             print("interrupted", file=sys.stderr)
@@ -515,7 +552,7 @@ def main(argv: list[str] | None = None) -> None:
         if kind == "Exit":
             sys.exit(getattr(exc, "exit_code", 0))
         if kind == "ClickException":
-            print(f"error: {exc.format_message()}", file=sys.stderr)  # type: ignore[attr-defined]
+            print(f"error: {cast(_ClickError, exc).format_message()}", file=sys.stderr)
             sys.exit(getattr(exc, "exit_code", 1))
         raise
     sys.exit(rv if isinstance(rv, int) else 0)

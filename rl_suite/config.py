@@ -118,6 +118,11 @@ class RunConfig(BaseModel):
     """Log to Weights & Biases as well as to the local run store."""
     wandb: WandbSettings = Field(default_factory=WandbSettings)
     """wandb project/entity/group/mode."""
+    eval_every: int | None = Field(default=None, ge=1)
+    """Steps between exact evaluations of the agent's current greedy policy (``evaluations.csv``); off when
+    null. Evaluation never changes training."""
+    eval_epsilon: float = Field(default=0.01, ge=0.0)
+    """ε of ``steps_to_epsilon``: the first evaluation with policy regret ``<= ε·(V* − V^uniform)``."""
 
     @field_validator("device")
     @classmethod
@@ -153,6 +158,10 @@ class SweepConfig(BaseModel):
     """Log every run to wandb."""
     wandb: WandbSettings = Field(default_factory=WandbSettings)
     """wandb settings shared by the runs."""
+    eval_every: int | None = Field(default=None, ge=1)
+    """Steps between exact evaluations of each run's current greedy policy; off when null."""
+    eval_epsilon: float = Field(default=0.01, ge=0.0)
+    """ε of each run's ``steps_to_epsilon``."""
 
     @field_validator("seeds")
     @classmethod
@@ -190,6 +199,8 @@ class SweepConfig(BaseModel):
                 label=label,
                 track=self.track,
                 wandb=wandb,
+                eval_every=self.eval_every,
+                eval_epsilon=self.eval_epsilon,
             )
             for env in self.envs
             for agent, label in labelled
@@ -321,14 +332,40 @@ def parse_sweep_config(data: dict[str, Any], source: str = "sweep") -> SweepConf
 
 # --------------------------------------------------------------------------- resolution
 def env_signature_defaults(env_id: str) -> dict[str, Any]:
-    """Constructor arguments of an env and their defaults (from its class signature)."""
-    cls = registry.load_entry_point(registry.env_entry(env_id).entry_point)
+    """Constructor arguments of an env id and their defaults, exactly as ``gymnasium.make(env_id)`` uses them.
+
+    The class signature's defaults, overlaid with the arguments the id itself fixes (e.g. ``name="Taxi"``
+    for ``rl_suite/TaxiFiniteHorizon-v0``: before this overlay, a run config of that id trained on the
+    class default, FrozenLake).
+    """
+    entry = registry.env_entry(env_id)
+    cls = registry.load_entry_point(entry.entry_point)
     params = inspect.signature(cls.__init__).parameters
-    return {
+    defaults = {
         name: p.default
         for name, p in params.items()
         if name != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
     }
+    return {**defaults, **dict(entry.kwargs)}
+
+
+def env_arguments(env_id: str, kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Every argument the env accepts, with its default: its signature's and those it forwards.
+
+    "Ask the env, not only its signature": an env class whose constructor takes ``**kwargs`` and forwards
+    them (the toy-text adapters pass them to Gymnasium's FrozenLake, CliffWalking, Taxi) declares them with
+    a classmethod ``extra_kwargs(**constructor_kwargs) -> {name: default}``, called with the id's fixed
+    arguments and ``kwargs`` (the forwarded names may depend on them, e.g. on ``name``). Only the
+    signature's defaults are filled into a resolved config (:func:`env_signature_defaults`).
+    """
+    entry = registry.env_entry(env_id)
+    cls = registry.load_entry_point(entry.entry_point)
+    allowed = env_signature_defaults(entry.id)
+    extra = getattr(cls, "extra_kwargs", None)
+    if callable(extra):
+        forwarded = extra(**{**dict(entry.kwargs), **(kwargs or {})})
+        allowed.update((k, v) for k, v in forwarded.items() if k not in allowed)
+    return allowed
 
 
 def agent_class(name: str) -> Any:
@@ -404,7 +441,7 @@ def make_env_checked(env_id: str, kwargs: dict[str, Any]) -> Any:
     import gymnasium as gym
 
     entry = registry.env_entry(env_id)
-    allowed = env_signature_defaults(entry.id)
+    allowed = env_arguments(entry.id, kwargs)
     unknown = sorted(set(kwargs) - set(allowed))
     if unknown:
         raise UserError(
@@ -431,7 +468,9 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
 
 def config_hash(cfg: RunConfig) -> str:
     """Fingerprint of what determines a run's results (not where it is written or whether it is tracked)."""
-    data = cfg.model_dump(mode="json", exclude={"out", "track", "wandb", "label"})
+    data = cfg.model_dump(
+        mode="json", exclude={"out", "track", "wandb", "label", "eval_every", "eval_epsilon"}
+    )
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -265,16 +265,27 @@ ENVS: tuple[EnvEntry, ...] = (
     ),
 )
 
-#: What the SB3 adapter runs on: Discrete or Box actions and observations, no constraint, no sequence face.
-_SB3_FAMILIES = (
+#: Families whose default spaces DQN can run on: Discrete actions, Discrete or Box observations.
+_SB3_DISCRETE_FAMILIES = (
     LINEAR_BANDIT,
     MULTI_ARMED_BANDIT,
+    SOLVER_TUNING,
     LINEAR_MDP,
     BLOCK_MDP,
     TABULAR_MDP,
     POMDP,
     RLHF_TOKEN,
     MINIGRID,
+)
+#: Families whose default spaces the policy-gradient SB3 agents (PPO, A2C, recurrent PPO) run on: those and
+#: the constrained bandits, whose default actions are Box vectors (policy weights the env normalises;
+#: direction scores and a scale). Costs and violations are recorded as for the suite's constrained agents.
+_SB3_FAMILIES = (
+    *_SB3_DISCRETE_FAMILIES[:3],
+    CONSTRAINED_MAB,
+    CONSTRAINED_LINEAR,
+    SAFE_LINEAR,
+    *_SB3_DISCRETE_FAMILIES[3:],
 )
 
 AGENTS: tuple[AgentEntry, ...] = (
@@ -470,7 +481,7 @@ AGENTS: tuple[AgentEntry, ...] = (
         "rl_suite.agents.sb3:DQNAgent",
         "Stable-Baselines3 DQN through the adapter",
         "Mnih et al. 2015",
-        only=_SB3_FAMILIES,
+        only=_SB3_DISCRETE_FAMILIES,
     ),
     AgentEntry(
         "recurrent-ppo",

@@ -25,7 +25,7 @@ import traceback
 from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -33,11 +33,13 @@ import numpy as np
 from rl_suite import __version__, registry
 from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, parse_run_config, resolve
 from rl_suite.errors import UserError
+from rl_suite.evaluation import Evaluator, make_evaluator, steps_to_epsilon
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
-from rl_suite.state import StateError, read_state, write_state
+from rl_suite.state import StateError, StatefulEnv, read_state, write_state
 from rl_suite.store import (
     CHECKPOINT,
     CONFIG,
+    EVALUATIONS,
     FORMAT,
     METRICS,
     SUMMARY,
@@ -68,6 +70,8 @@ _ENV_STATE = "env"
 _STATE_FILE = "state.json"
 #: What checkpoints written before plain-data env state held (a pickle; never loaded).
 _LEGACY_ENV_FILE = "env.pkl"
+#: Columns of ``evaluations.csv`` (``eval_every``).
+EVAL_COLUMNS = ("step", "policy_value", "policy_regret")
 
 
 #: What ``run_trial`` returns: the run folder read back (an alias of :class:`~rl_suite.store.RunRecord`).
@@ -238,7 +242,7 @@ def _save_checkpoint(run_dir: Path, agent: Any, env: RegretRecorder, state: dict
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     agent.save(tmp / _AGENT_FILE)
-    write_state(env.unwrapped.get_state(), tmp, _ENV_STATE)
+    write_state(_stateful(env).get_state(), tmp, _ENV_STATE)
     files = sorted(p for p in tmp.iterdir() if p.is_file())
     for p in files:
         fsync_path(p)
@@ -252,11 +256,16 @@ def _save_checkpoint(run_dir: Path, agent: Any, env: RegretRecorder, state: dict
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _stateful(env: RegretRecorder) -> StatefulEnv:
+    """The env under the wrappers; every env of the suite has get_state/set_state (test_env_state.py)."""
+    return cast(StatefulEnv, env.unwrapped)
+
+
 def _restore_env(env: RegretRecorder, path: Path) -> None:
     state = read_state(path, _ENV_STATE)
     env.reset()
     try:
-        env.unwrapped.set_state(state)
+        _stateful(env).set_state(state)
     except StateError:
         raise
     except (KeyError, IndexError, TypeError, ValueError) as exc:
@@ -305,6 +314,7 @@ def run_trial(config: RunConfig | dict[str, Any], progress: Progress | None = No
         try:
             env = make_env(cfg)
             agent = agent_class(cfg.agent.name)(env, cfg.agent.typed_settings, seed=cfg.seed)
+            evaluator = _evaluator(cfg, env)
         except BaseException as exc:
             # A failure before the first step: the folder says so (compare lists it), then the error goes on.
             summary.update(status="failed", error=_one_line(exc), finished_at=now(), updated_at=now())
@@ -312,9 +322,14 @@ def run_trial(config: RunConfig | dict[str, Any], progress: Progress | None = No
                 (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             write_json(run_dir / SUMMARY, summary)
             raise
-        return _execute(cfg, run_dir, env, agent, summary, progress=progress)
+        return _execute(cfg, run_dir, env, agent, summary, progress=progress, evaluator=evaluator)
     finally:
         lock.release()
+
+
+def _evaluator(cfg: RunConfig, env: RegretRecorder) -> Evaluator | None:
+    """The exact policy evaluator of the run's env when ``eval_every`` is set (a UserError where none)."""
+    return None if cfg.eval_every is None else make_evaluator(env)
 
 
 def resume_trial(run_dir: str | Path, progress: Progress | None = None, force: bool = False) -> RunResult:
@@ -373,10 +388,15 @@ def resume_trial(run_dir: str | Path, progress: Progress | None = None, force: b
             env = make_env(cfg)
             agent = agent_class(cfg.agent.name)(env, cfg.agent.typed_settings, seed=cfg.seed)
             (run_dir / METRICS).unlink(missing_ok=True)
-            return _execute(cfg, run_dir, env, agent, summary, progress=progress)
+            (run_dir / EVALUATIONS).unlink(missing_ok=True)
+            evaluator = _evaluator(cfg, env)
+            return _execute(cfg, run_dir, env, agent, summary, progress=progress, evaluator=evaluator)
         env, agent, state = loaded
         truncate_metrics(run_dir / METRICS, int(state["steps"]))
-        return _execute(cfg, run_dir, env, agent, summary, progress, float(state["wall_time_s"]))
+        truncate_metrics(run_dir / EVALUATIONS, int(state["steps"]))  # re-evaluated after the checkpoint
+        return _execute(
+            cfg, run_dir, env, agent, summary, progress, float(state["wall_time_s"]), _evaluator(cfg, env)
+        )
     finally:
         lock.release()
 
@@ -425,7 +445,7 @@ def _load_checkpoint(cfg: RunConfig, run_dir: Path) -> tuple[RegretRecorder, Any
 
 
 def _new_summary(cfg: RunConfig) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "format": FORMAT,
         "status": "running",
         "error": None,
@@ -451,6 +471,14 @@ def _new_summary(cfg: RunConfig) -> dict[str, Any]:
         "pid": os.getpid(),
         "host": socket.gethostname(),
     }
+    if cfg.eval_every is not None:  # the exact learning curve: its last value and the first step within ε
+        out.update(
+            eval_every=cfg.eval_every,
+            eval_epsilon=cfg.eval_epsilon,
+            final_policy_regret=None,
+            steps_to_epsilon=None,
+        )
+    return out
 
 
 def _execute(
@@ -461,6 +489,7 @@ def _execute(
     summary: dict[str, Any],
     progress: Progress | None = None,
     wall_offset: float = 0.0,
+    evaluator: Evaluator | None = None,
 ) -> RunResult:
     metrics_path = run_dir / METRICS
     curve = _load_curve(metrics_path)
@@ -480,6 +509,7 @@ def _execute(
         return env.total_steps < cfg.total_steps
 
     budget_stop = None if getattr(agent, "exact_budget", True) else within_budget
+    curves = _Evaluations(run_dir / EVALUATIONS, cfg, env, agent, evaluator) if evaluator else None
     cum_col = env.columns.index("cumulative_regret")
     start = time.perf_counter()
     exit_code = 0
@@ -487,7 +517,11 @@ def _execute(
         try:
             while env.total_steps < cfg.total_steps:
                 chunk = min(cfg.checkpoint_every, cfg.total_steps - env.total_steps)
-                agent.learn(chunk, callback=budget_stop)
+                if curves is None:
+                    agent.learn(chunk, callback=budget_stop)
+                else:
+                    curves.learn(env.total_steps + chunk, budget_stop)
+                    curves.flush(summary)
                 before = summary["steps_done"]
                 rows = env.drain()
                 writer.append(rows)
@@ -522,6 +556,8 @@ def _execute(
             raise
         finally:
             writer.close()
+            if curves is not None:
+                curves.close()
             summary["finished_at"] = now() if summary["status"] != "running" else None
             summary["updated_at"] = now()
             summary.update(_peak_memory_mb())
@@ -531,6 +567,74 @@ def _execute(
             tracker.finish(summary, exit_code=exit_code)
             env.close()
     return RunRecord(run_dir, summary)
+
+
+class _Evaluations:
+    """The exact learning curve of a run: evaluate the current policy every ``eval_every`` steps.
+
+    Agents with an exact budget learn in pieces that stop at multiples of ``eval_every`` (which leaves their
+    training unchanged: ``learn`` continues exactly); SB3-style agents, whose ``learn(n)`` finishes a
+    rollout, are evaluated from the per-step callback instead, so that their chunking is not changed. The
+    rows go to ``evaluations.csv`` (append-only, flushed with each chunk, cut back to the checkpoint on
+    resume), and the summary gets ``final_policy_regret`` and ``steps_to_epsilon``.
+    """
+
+    def __init__(
+        self, path: Path, cfg: RunConfig, env: RegretRecorder, agent: Any, evaluator: Evaluator
+    ) -> None:
+        assert cfg.eval_every is not None
+        self.every, self.total, self.eps = cfg.eval_every, cfg.total_steps, cfg.eval_epsilon
+        self.env, self.agent, self.evaluator = env, agent, evaluator
+        old = read_metrics(path) if path.is_file() else {}
+        self.steps = [int(x) for x in old.get("step", ())]
+        self.regrets = [float(x) for x in old.get("policy_regret", ())]
+        self.scale: float | None = None  # V* − V^uniform, known after the first evaluation
+        self.pending: list[tuple[int, float, float]] = []
+        self.writer = MetricsWriter(path, EVAL_COLUMNS, int_columns=1)
+
+    def due(self) -> bool:
+        t = self.env.total_steps
+        return (t % self.every == 0 or t >= self.total) and (not self.steps or self.steps[-1] < t)
+
+    def evaluate(self) -> None:
+        result = self.evaluator(self.agent)
+        t = self.env.total_steps
+        self.scale = result.optimal - result.uniform
+        self.steps.append(t)
+        self.regrets.append(result.regret)
+        self.pending.append((t, result.value, result.regret))
+
+    def learn(self, end: int, budget_stop: Any) -> None:
+        """Train up to step ``end``, evaluating at every multiple of ``eval_every`` (and at the budget)."""
+        env, agent = self.env, self.agent
+        if getattr(agent, "exact_budget", True):
+            while env.total_steps < end:
+                target = min(end, (env.total_steps // self.every + 1) * self.every)
+                agent.learn(target - env.total_steps, callback=budget_stop)
+                if self.due():
+                    self.evaluate()
+            return
+
+        def callback(a: Any, info: dict[str, Any]) -> bool:
+            if self.due():
+                self.evaluate()
+            return budget_stop is None or budget_stop(a, info) is not False
+
+        agent.learn(end - env.total_steps, callback=callback)
+
+    def flush(self, summary: dict[str, Any]) -> None:
+        """Append the new rows to ``evaluations.csv`` and update the summary's learning-curve fields."""
+        if self.pending:
+            self.writer.append(np.array(self.pending, dtype=np.float64))
+            self.pending.clear()
+        if self.regrets:
+            summary["final_policy_regret"] = self.regrets[-1]
+        if self.scale is not None:
+            summary["uniform_policy_regret"] = self.scale  # V* − V^uniform: the scale of ε
+            summary["steps_to_epsilon"] = steps_to_epsilon(self.steps, self.regrets, self.scale, self.eps)
+
+    def close(self) -> None:
+        self.writer.close()
 
 
 def _one_line(exc: BaseException) -> str:

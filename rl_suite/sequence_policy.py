@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import torch
@@ -258,6 +258,12 @@ class TabularPolicy(SequencePolicy):
     """
 
     default_sft_lr = 0.1
+    # Buffers (``register_buffer``), typed here: attribute lookup on a Module is ``Tensor | Module``.
+    pool: torch.Tensor
+    powers: torch.Tensor
+    pool_keys: torch.Tensor
+    pool_order: torch.Tensor
+    offsets: torch.Tensor
 
     def __init__(self, task: RLHFTask, init_std: float = 0.0) -> None:
         super().__init__(task.vocab_size, task.prompt_length, task.response_length)
@@ -326,7 +332,7 @@ class TabularPolicy(SequencePolicy):
         codes = torch.zeros_like(responses)
         for t in range(1, self.response_length):
             codes[:, t] = codes[:, t - 1] * self.vocab_size + responses[:, t - 1]
-        return codes + self.offsets  # type: ignore[operator]
+        return codes + self.offsets
 
     def logits(self, prompts: torch.Tensor, responses: torch.Tensor) -> torch.Tensor:
         """Look up the logit vector of every prefix, ``(B, L, V)``."""
@@ -498,12 +504,12 @@ class HFPolicy(SequencePolicy):
             except (ValueError, KeyError) as exc:
                 raise UserError(f"hf policy config: {exc}") from None
             self.model = transformers.AutoModelForCausalLM.from_config(cfg)
-        n_vocab = self.model.get_input_embeddings().num_embeddings
+        n_vocab = cast(nn.Embedding, self.model.get_input_embeddings()).num_embeddings
         if n_vocab < vocab_size + 1:
             raise UserError(
                 f"the hf model has {n_vocab} token ids; the task needs vocab_size + 1 = {vocab_size + 1}"
             )
-        positions = getattr(self.model.config, "max_position_embeddings", None) or getattr(
+        positions = getattr(self.model.config, "max_position_embeddings", 0) or getattr(
             self.model.config, "n_positions", context
         )
         if positions < context:

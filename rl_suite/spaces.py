@@ -81,6 +81,143 @@ class Simplex(gym.spaces.Box):
         return isinstance(other, Simplex) and other.n == self.n
 
 
+class PolicyWeights(gym.spaces.Box):
+    """Non-negative weights over ``n`` items that the env normalises into a policy: ``π = w / Σw``.
+
+    Declared as ``Box(0, 1, (n,), float32)`` (normalised, float32, as SB3's checker recommends): ``sample()``
+    (uniform in the box, batched too) and SB3's clipping of a Gaussian policy's actions to the bounds always
+    give a valid action. The all-zero vector — which SB3's clipping yields whenever every coordinate of a
+    Gaussian draw is negative, 2^-n of the draws of an untrained policy — is played as the uniform policy
+    (the limit of equal weights). What the env accepts (and :meth:`contains` says) is wider than the box:
+    any finite non-negative vector of length ``n`` — a probability vector, a one-hot arm, unnormalised
+    scores. NaN, infinity or a negative entry is a one-line error.
+    """
+
+    def __init__(self, n: int, seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(low=0.0, high=1.0, shape=(int(n),), dtype=np.float32, seed=seed)
+        self.n = int(n)
+
+    def contains(self, x: Any) -> bool:
+        """Whether ``x`` is a length-``n`` vector of finite non-negative numbers."""
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(arr.shape == self.shape and np.isfinite(arr).all() and (arr >= 0).all())
+
+    def __repr__(self) -> str:
+        return f"PolicyWeights({self.n})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PolicyWeights) and other.n == self.n
+
+
+def weight_actions(actions: Any, n: int, num_envs: int | None = None) -> np.ndarray:
+    """Validate non-negative weights over ``n`` arms and return them normalised into policies (float64).
+
+    Args:
+        actions: One vector of length ``n`` (``num_envs=None``) or ``(num_envs, n)`` vectors.
+        n: Number of arms.
+        num_envs: Number of streams of a vector env, or ``None`` for a single env.
+
+    Returns:
+        ``(1, n)`` or ``(num_envs, n)`` rows ``w / Σw`` (a probability vector is divided by its own sum, as
+        :func:`simplex_actions` does, so its result is the same bit for bit); an all-zero row is the
+        uniform policy.
+
+    Raises:
+        UserError: wrong shape, or a non-finite or negative entry (the message names the value).
+    """
+    shape = (n,) if num_envs is None else (num_envs, n)
+    try:
+        arr = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"action {actions!r} is not a vector of {n} non-negative weights") from None
+    if arr.shape != shape:
+        raise UserError(
+            f"action of shape {arr.shape} is outside PolicyWeights({n}): expected non-negative weights "
+            f"of shape {shape}"
+        )
+    arr = arr.reshape(-1, n)
+    if not np.isfinite(arr).all():
+        raise UserError(f"action {arr.tolist()} has non-finite entries; expected non-negative weights")
+    if (arr < 0).any():
+        row, col = np.argwhere(arr < 0)[0]
+        raise UserError(
+            f"action has a negative weight {arr[row, col]:.6g} at arm {col}; expected non-negative weights "
+            f"over {n} arms (normalised into the policy)"
+        )
+    sums = arr.sum(axis=1)
+    zero = sums == 0
+    if zero.any():  # equal weights, in the limit: the uniform policy
+        arr = np.where(zero[:, None], 1.0, arr)
+        sums = np.where(zero, float(n), sums)
+    return arr / sums[:, None]
+
+
+class DirectionScores(gym.spaces.Box):
+    """A star-convex action as one vector: ``n`` direction scores, then the scale.
+
+    ``a = (s_0, …, s_{n−1}, γ)`` plays direction ``argmax_k s_k`` (the first on ties) at scale
+    ``clip(γ, 0, 1)`` (a negative scale is the safe action ``γ = 0``). Declared as ``Box(-1, 1, (n + 1,))``,
+    float32, the symmetric box SB3's checker recommends; any finite vector of length ``n + 1`` (of any float
+    dtype: the env computes in float64) is accepted (:meth:`contains`), NaN or infinity is a one-line error.
+    """
+
+    def __init__(self, n: int, seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(low=-1.0, high=1.0, shape=(int(n) + 1,), dtype=np.float32, seed=seed)
+        self.n = int(n)
+
+    def contains(self, x: Any) -> bool:
+        """Whether ``x`` is a finite vector of length ``n + 1``."""
+        try:
+            arr = np.asarray(x, dtype=np.float64)
+        except (TypeError, ValueError):
+            return False
+        return bool(arr.shape == self.shape and np.isfinite(arr).all())
+
+    def __repr__(self) -> str:
+        return f"DirectionScores({self.n})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DirectionScores) and other.n == self.n
+
+
+def encode_scaled(directions: np.ndarray, scales: np.ndarray, n: int) -> np.ndarray:
+    """``(R, n + 1)`` :class:`DirectionScores` actions: score 1 on the direction, 0 elsewhere, the scale."""
+    k = np.asarray(directions, dtype=np.int64).reshape(-1)
+    out = np.zeros((k.size, n + 1))
+    out[np.arange(k.size), k] = 1.0
+    out[:, n] = np.asarray(scales, dtype=np.float64).reshape(-1)
+    return out
+
+
+def scored_direction_actions(
+    actions: Any, n: int, num_envs: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Decode :class:`DirectionScores` actions into ``((R,) int64 directions, (R,) float64 scales)``.
+
+    Raises:
+        UserError: wrong shape or a non-finite entry.
+    """
+    shape = (n + 1,) if num_envs is None else (num_envs, n + 1)
+    try:
+        arr = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(
+            f"action {actions!r} is outside DirectionScores({n}): expected {n} direction scores and a scale"
+        ) from None
+    if arr.shape != shape:
+        raise UserError(
+            f"action of shape {arr.shape} is outside DirectionScores({n}): expected {n} direction scores "
+            f"then a scale, shape {shape} (argmax picks the direction, the scale is clipped to [0, 1])"
+        )
+    arr = arr.reshape(-1, n + 1)
+    if not np.isfinite(arr).all():
+        raise UserError(f"action {arr.tolist()} has non-finite entries; expected finite scores and scale")
+    return arr[:, :n].argmax(axis=1).astype(np.int64), np.clip(arr[:, n], 0.0, 1.0)
+
+
 def simplex_actions(actions: Any, n: int, num_envs: int | None = None) -> np.ndarray:
     """Validate probability vectors over ``n`` arms and return them as float64, renormalised exactly.
 

@@ -139,7 +139,7 @@ def write_state(state: State, folder: str | Path, name: str) -> list[Path]:
     json_path, npz_path = folder / f"{name}.json", folder / f"{name}.npz"
     json_path.write_text(json.dumps(encoded), encoding="utf-8")
     with npz_path.open("wb") as fh:
-        np.savez(fh, **arrays)
+        np.savez(fh, allow_pickle=False, **arrays)
     return [json_path, npz_path]
 
 

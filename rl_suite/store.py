@@ -40,6 +40,8 @@ from rl_suite.errors import UserError
 SUMMARY = "summary.json"
 CONFIG = "config.yaml"
 METRICS = "metrics.csv"
+#: Exact evaluations of the current policy (``eval_every``): ``step,policy_value,policy_regret``.
+EVALUATIONS = "evaluations.csv"
 CHECKPOINT = "checkpoint"
 
 STATUSES = ("running", "completed", "interrupted", "failed")
@@ -260,7 +262,7 @@ class Claim(FileLockNB):
 class MetricsWriter:
     """Append-only CSV writer for per-step metrics: one ``write`` + ``flush`` per chunk."""
 
-    def __init__(self, path: Path, columns: tuple[str, ...]) -> None:
+    def __init__(self, path: Path, columns: tuple[str, ...], int_columns: int = 2) -> None:
         self.path = Path(path)
         self.columns = columns
         new = not self.path.exists() or self.path.stat().st_size == 0
@@ -268,8 +270,8 @@ class MetricsWriter:
         if new:
             self._fh.write(",".join(columns) + "\n")
             self._fh.flush()
-        # step and episode are integers; everything else keeps 10 significant digits.
-        self._line = ",".join(["%d", "%d"] + ["%.10g"] * (len(columns) - 2)) + "\n"
+        # The first int_columns (step and episode) are integers; everything else keeps 10 significant digits.
+        self._line = ",".join(["%d"] * int_columns + ["%.10g"] * (len(columns) - int_columns)) + "\n"
 
     def append(self, rows: np.ndarray) -> None:
         """Append ``rows`` (shape ``(n, len(columns))``) and flush them to the OS.

@@ -215,6 +215,7 @@ def _attempt(job: Job) -> JobOutcome:
     note = None
     if job.action == "resume":
         try:
+            assert job.path is not None  # plan() gives every resume job its run folder
             result = resume_trial(job.path)
             return JobOutcome(job, result.status, str(result.path), result.summary.get("error"))
         except KeyboardInterrupt:
@@ -304,7 +305,7 @@ def _ray_trial(config: dict[str, Any], jobs: list[Job]) -> None:
 def _ray_progress_callback(key: int) -> Any:
     from ray import tune
 
-    class AdvanceProgress(tune.Callback):  # type: ignore[misc]
+    class AdvanceProgress(tune.Callback):
         def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
             if key in _RAY_PROGRESS:
                 _RAY_PROGRESS[key].advance()

@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from rl_suite.errors import UserError
 
@@ -63,7 +63,7 @@ class WandbTracker:
         project: str,
         entity: str | None,
         group: str | None,
-        mode: str | None = None,
+        mode: Literal["online", "offline", "disabled", "shared"] | None = None,
     ) -> None:
         try:
             import wandb
@@ -101,7 +101,7 @@ class WandbTracker:
             return
         columns = list(rows[0])
         data = [[row.get(c) for c in columns] for row in rows]
-        self.run.log({key: self._wandb.Table(columns=columns, data=data)})
+        self.run.log({key: self._wandb.Table(columns=list[str | int](columns), data=data)})
 
     def finish(self, summary: dict[str, Any], exit_code: int = 0) -> None:
         """Copy the final figures into the wandb summary and finish the run."""

@@ -7,7 +7,7 @@ stochastic effective-horizon paper (Laidlaw et al., ICLR 2024) uses p = 0.25 on 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
@@ -16,6 +16,14 @@ from rl_suite.errors import UserError
 from rl_suite.exact import tabular
 from rl_suite.exact.effective_horizon import check_repeat_probability, sticky_model
 from rl_suite.spaces import discrete_action
+
+
+class _FiniteModelEnv(Protocol):
+    """What the exact sticky model needs from the wrapped env: its finite model and its state's info key."""
+
+    state_key: str
+
+    def model(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
 class StickyActions(gym.Wrapper):
@@ -52,7 +60,9 @@ class StickyActions(gym.Wrapper):
         base = env.unwrapped
         self._exact = callable(getattr(base, "model", None)) and hasattr(base, "state_key")
         if self._exact:
-            P, R, rho = base.model()
+            finite = cast(_FiniteModelEnv, base)  # checked just above
+            self._state_key = finite.state_key
+            P, R, rho = finite.model()
             self._model = sticky_model(P, R, rho, self.repeat_probability)
             self.Q_star, self.V_star = tabular.backward_induction(*self._model[:2])
 
@@ -77,22 +87,24 @@ class StickyActions(gym.Wrapper):
             self._rng = np.random.default_rng(np.random.SeedSequence(entropy=seed, spawn_key=(0x571C,)))
         self._prev, self._h = None, 0
         if self._exact:
-            self._state = int(info[self.env.unwrapped.state_key])
+            self._state = int(info[self._state_key])
             info["optimal_value"] = float(self.V_star[0, self._state * self.n_actions])
         return obs, info
 
     def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
         """Apply ``action``, or with probability p the previous applied action."""
         chosen = discrete_action(action, self.n_actions)
-        repeated = self._prev is not None and self._rng.random() < self.repeat_probability
-        applied = self._prev if repeated else chosen
+        prev = self._prev
+        repeated = prev is not None and self._rng.random() < self.repeat_probability
+        applied = prev if prev is not None and repeated else chosen
         obs, reward, terminated, truncated, info = self.env.step(applied)
         if self._exact:
-            z = self._state * self.n_actions + (self._prev if self._prev is not None else 0)
+            assert self._state is not None  # set by reset(); the wrapped env refuses a step before it
+            z = self._state * self.n_actions + (prev if prev is not None else 0)
             v = float(self.V_star[self._h, z])
             info["regret"] = v - float(self.Q_star[self._h, z, chosen])
             info["optimal_value"] = v
-            self._state = int(info[self.env.unwrapped.state_key])
+            self._state = int(info[self._state_key])
         info["applied_action"], info["repeated"] = int(applied), bool(repeated)
         self._prev, self._h = int(applied), self._h + 1
         if terminated or truncated:

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from rl_suite import registry
 from rl_suite.config import (
     SweepConfig,
     apply_overrides,
@@ -172,3 +173,19 @@ def test_env_signature_defaults_match_class() -> None:
 
     params = inspect.signature(LinearContextualBandit.__init__).parameters
     assert env_signature_defaults(LINEAR)["dim"] == params["dim"].default
+
+
+@pytest.mark.parametrize("entry", [e for e in registry.ENVS if e.kwargs], ids=lambda e: e.id)
+def test_resolve_keeps_the_arguments_an_id_fixes(entry: registry.EnvEntry) -> None:
+    # A run config of rl_suite/TaxiFiniteHorizon-v0 once trained on FrozenLake: the class default won.
+    import gymnasium as gym
+
+    from rl_suite.runner import make_env
+
+    cfg = resolve({"env": {"id": entry.id}, "agent": {"name": "ppo"}})
+    assert dict(entry.kwargs).items() <= cfg.env.kwargs.items()
+    ours, theirs = make_env(cfg), gym.make(entry.id)
+    assert ours.observation_space == theirs.observation_space
+    assert ours.unwrapped.get_state().keys() == theirs.unwrapped.get_state().keys()
+    ours.close()
+    theirs.close()

@@ -16,7 +16,7 @@ from gymnasium.utils.env_checker import check_env
 import rl_suite
 from rl_suite import registry
 from rl_suite.errors import UserError
-from rl_suite.spaces import Simplex
+from rl_suite.spaces import DirectionScores, PolicyWeights, Simplex
 from tests.helpers import rollout, same
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -107,6 +107,18 @@ def test_action_outside_space_is_one_clear_error(env_id: str) -> None:
             env.step(np.r_[-0.5, 1.5, np.zeros(space.n - 2)])
         with pytest.raises(UserError, match="outside Simplex"):
             env.step(np.ones(space.n + 1) / (space.n + 1))
+    elif isinstance(space, PolicyWeights):
+        with pytest.raises(UserError, match=r"negative weight -0.5"):
+            env.step(np.r_[-0.5, 1.5, np.zeros(space.n - 2)])
+        with pytest.raises(UserError, match="non-finite"):
+            env.step(np.full(space.n, np.nan))
+        with pytest.raises(UserError, match="outside PolicyWeights"):
+            env.step(np.ones(space.n + 1))
+    elif isinstance(space, DirectionScores):
+        with pytest.raises(UserError, match="non-finite"):
+            env.step(np.r_[np.ones(space.n), np.inf])
+        with pytest.raises(UserError, match=r"outside DirectionScores"):
+            env.step(np.ones(space.n))
     elif isinstance(space, gym.spaces.MultiDiscrete):
         bad = np.zeros(space.shape, dtype=np.int64)
         bad[-1] = space.nvec[-1]

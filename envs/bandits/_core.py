@@ -14,7 +14,7 @@ reset with seed ``s + i``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
@@ -104,14 +104,14 @@ class BanditCore(ABC):
         return (ndtr(z) < means).astype(np.float64)
 
 
-class BanditEnv(gym.Env[ObsT, int]):
+class BanditEnv(gym.Env[ObsT, np.int64]):
     """A single bandit env over a :class:`BanditCore` (subclasses build the core and document it).
 
     The env is the R = 1 case of the core's batch program: it calls the same functions as the vector env
     on arrays with a leading axis of one.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gym.Env declares an instance attribute)
     core: BanditCore
     n_arms: int
     horizon: int
@@ -158,7 +158,7 @@ class BanditEnv(gym.Env[ObsT, int]):
         obs = self._observe(self.np_random.standard_normal((1, self.core.context_normals)))
         return obs, {"optimal_value": self._best}
 
-    def step(self, action: int) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
+    def step(self, action: int | np.integer[Any]) -> tuple[ObsT, float, bool, bool, dict[str, Any]]:
         """Play one arm.
 
         Args:
@@ -242,7 +242,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
     ``info["final_info"]`` the step's info, each with its ``_final_obs`` / ``_final_info`` mask.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {
+    metadata: dict[str, Any] = {  # noqa: RUF012  (gym.vector.VectorEnv declares an instance attribute)
         "render_modes": [],
         "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
     }
@@ -312,6 +312,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
         self._t = 0
         obs = self._observe(self._draw(self.core.context_normals))
+        assert self._best is not None  # set by _observe
         return obs, {"optimal_value": self._best.copy()}
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:

@@ -26,16 +26,22 @@ from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv, 
 from rl_suite.errors import UserError
 from rl_suite.exact.lp import best_feasible_mixture, star_convex_optimum, violation_amount
 from rl_suite.spaces import (
+    DirectionScores,
+    PolicyWeights,
     Simplex,
     discrete_action,
     discrete_actions,
     scaled_direction_actions,
+    scored_direction_actions,
     simplex_actions,
+    weight_actions,
 )
 from rl_suite.state import Check, State, array, number
 
 #: How the multi-armed and in-expectation linear envs take actions.
 ACTION_MODES = ("distribution", "arm")
+#: How the star-convex env takes actions: one vector of direction scores and a scale, or a pair.
+SCALED_ACTION_MODES = ("scores", "tuple")
 
 
 class ConstrainedCore(BanditCore):
@@ -79,9 +85,11 @@ class PolicyCore(ConstrainedCore):
 
     step_normals = 3
     action_mode: str
+    #: Refuse weights that are not a probability vector (within 1e-6) instead of normalising them.
+    strict_simplex: bool = False
 
     def check_actions(self, actions: Any, num_envs: int | None) -> np.ndarray:
-        """``(R, K)`` policies from probability vectors, or one-hot rows in the ``"arm"`` action mode."""
+        """``(R, K)`` policies from weights (normalised), or one-hot rows in the ``"arm"`` action mode."""
         K = self.n_arms
         if self.action_mode == "arm":
             if num_envs is None:
@@ -91,7 +99,9 @@ class PolicyCore(ConstrainedCore):
             policy = np.zeros((arms.size, K))
             policy[np.arange(arms.size), arms] = 1.0
             return policy
-        return simplex_actions(actions, K, num_envs)
+        if self.strict_simplex:
+            return simplex_actions(actions, K, num_envs)
+        return weight_actions(actions, K, num_envs)
 
     def optimum(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Value and cost of the best feasible mixture of every row (exact, closed form)."""
@@ -122,10 +132,14 @@ class StarConvexCore(ConstrainedCore):
     """
 
     step_normals = 2
+    #: ``"scores"``: one vector of K direction scores and a scale; ``"tuple"``: a ``(k, γ)`` pair.
+    action_mode: str = "scores"
 
     def check_actions(self, actions: Any, num_envs: int | None) -> tuple[np.ndarray, np.ndarray]:
-        """``((R,) directions, (R,) scales)`` from ``(k, γ)`` pairs."""
-        return scaled_direction_actions(actions, self.n_arms, num_envs)
+        """``((R,) directions, (R,) scales)`` from score vectors, or from ``(k, γ)`` pairs."""
+        if self.action_mode == "tuple":
+            return scaled_direction_actions(actions, self.n_arms, num_envs)
+        return scored_direction_actions(actions, self.n_arms, num_envs)
 
     def optimum(self, table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Value and cost of the best feasible (direction, scale) of every row."""
@@ -258,13 +272,13 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         Raises:
             UserError: An action is outside the action space, or :meth:`reset` was not called first.
         """
-        table = self._table
-        if table is None:
+        table, best, best_cost = self._table, self._best, self._best_cost  # set together by _observe
+        if table is None or best is None or best_cost is None:
             raise UserError("call reset() before step()")
         acts = self.core.check_actions(actions, self.num_envs)
         z = self._draw(self.core.step_normals + self.core.context_normals)
         out = self.core.play(table, acts, z[:, : self.core.step_normals])
-        info: dict[str, Any] = _step_info(self.core, out, self._best, self._best_cost)
+        info: dict[str, Any] = _step_info(self.core, out, best, best_cost)
         return self._end_step(self._observe(z[:, self.core.step_normals :]), out["reward"], info)
 
     def _round_checks(self) -> dict[str, Check]:
@@ -277,9 +291,27 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         self._means = None if self._table is None else self._table[:, 0]
 
 
-def policy_action_space(n_actions: int, action_mode: str) -> gym.Space[Any]:
-    """``Simplex(K)`` in the ``"distribution"`` action mode, ``Discrete(K)`` in the ``"arm"`` mode."""
-    return Simplex(n_actions) if action_mode == "distribution" else gym.spaces.Discrete(n_actions)
+def policy_action_space(n_actions: int, action_mode: str, strict_simplex: bool = False) -> gym.Space[Any]:
+    """The ``"distribution"`` mode's :class:`PolicyWeights` (``Simplex`` when strict), or ``Discrete(K)``."""
+    if action_mode == "arm":
+        return gym.spaces.Discrete(n_actions)
+    return Simplex(n_actions) if strict_simplex else PolicyWeights(n_actions)
+
+
+def scaled_action_space(n_directions: int, action_mode: str) -> gym.Space[Any]:
+    """:class:`DirectionScores` (``"scores"`` mode) or ``Tuple(Discrete(K), Box(0, 1, (1,)))``."""
+    if action_mode == "scores":
+        return DirectionScores(n_directions)
+    return gym.spaces.Tuple(
+        (gym.spaces.Discrete(n_directions), gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float64))
+    )
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A flag must be ``True`` or ``False`` (not ``"false"`` or ``0``); one line naming the value if not."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise UserError(f"{name} must be true or false, got {value!r}")
+    return bool(value)
 
 
 def check_unit_interval(name: str, values: np.ndarray) -> None:

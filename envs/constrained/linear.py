@@ -13,6 +13,7 @@ from rl_suite.envs.constrained._core import (
     ConstrainedBanditEnv,
     ConstrainedBanditVectorEnv,
     PolicyCore,
+    check_bool,
     check_threshold,
     policy_action_space,
 )
@@ -95,8 +96,12 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
     of OPLB (Pacchiano et al. 2021) and of the in-expectation algorithms of Pacchiano et al. 2024.
 
     ## Action Space
-    :class:`~rl_suite.spaces.Simplex` ``(K)`` (``"distribution"`` mode, default) or ``Discrete(K)``
-    (``"arm"`` mode).
+    ``"distribution"`` mode (default): :class:`~rl_suite.spaces.PolicyWeights` ``(K)``, declared as
+    ``Box(0, 1, (K,), float32)``: non-negative weights ``w`` over the round's actions that the env
+    normalises into the policy ``π = w / Σw`` (any finite ``w ≥ 0``; the all-zero vector is the uniform
+    policy; NaN or a negative entry is a one-line error). The regret is that of the normalised policy. With
+    ``strict_simplex=True`` the space is :class:`~rl_suite.spaces.Simplex` ``(K)`` and only probability
+    vectors are accepted. ``"arm"`` mode: ``Discrete(K)``.
 
     ## Observation Space
     ``Box(0, 1, (K, d), float64)``: the round's action features; row 0 is the safe action.
@@ -119,6 +124,7 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
       ``instance_seed``.
     * ``action_mode`` ("distribution"), ``reward_noise`` ("gaussian"), ``noise_sd`` (0.1), ``horizon`` (1000),
       ``instance_seed`` (0).
+    * ``strict_simplex`` (False): refuse policy weights that do not sum to 1 instead of normalising them.
 
     ## Attributes
     ``theta``, ``mu``, ``tau``, ``safe_action`` (``x₀``), ``safe_action_index`` (0), ``safe_cost``;
@@ -137,6 +143,7 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
     """
 
     model = "shared"
+    core: LinearPolicyCore
 
     def __init__(
         self,
@@ -151,8 +158,10 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
         noise_sd: float = 0.1,
         horizon: int = 1000,
         instance_seed: int = 0,
+        strict_simplex: bool = False,
     ) -> None:
         self.dim = check_int("dim", dim, 2)
+        self.strict_simplex = check_bool("strict_simplex", strict_simplex)
         K = check_int("n_actions", n_actions, 2)
         self.action_mode = check_choice("action_mode", action_mode, ACTION_MODES)
         self.reward_noise = check_choice("reward_noise", reward_noise, REWARD_NOISES)
@@ -191,8 +200,10 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
             self.reward_noise,
             self.noise_sd,
         )
+        core.strict_simplex = self.strict_simplex
         obs_space = gym.spaces.Box(0.0, 1.0, (K, self.dim), dtype=np.float64)
-        self._setup_constrained(core, horizon, obs_space, policy_action_space(K, self.action_mode))
+        space = policy_action_space(K, self.action_mode, self.strict_simplex)
+        self._setup_constrained(core, horizon, obs_space, space)
 
     def solve(self, rounds: int = 20_000, seed: int = 0) -> dict[str, Any]:
         """Describe the instance and estimate the per-round optimum over ``rounds`` sampled contexts.
@@ -208,7 +219,7 @@ class StagewiseConstrainedLinearBandit(ConstrainedBanditEnv):
             value per round (with its standard error), the share of rounds where the constraint binds, the
             mean unconstrained value per round, and ``theory_alpha_r = 1 + 2/(τ − c₀)``.
         """
-        core: LinearPolicyCore = self.core  # type: ignore[assignment]
+        core = self.core
         z = np.random.default_rng(seed).standard_normal((rounds, core.context_normals))
         _, table = core.observe(z)
         value, _ = core.optimum(table)

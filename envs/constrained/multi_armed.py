@@ -13,6 +13,7 @@ from rl_suite.envs.constrained._core import (
     ConstrainedBanditEnv,
     ConstrainedBanditVectorEnv,
     PolicyCore,
+    check_bool,
     check_threshold,
     check_unit_interval,
     policy_action_space,
@@ -77,9 +78,15 @@ class ConstrainedMAB(ConstrainedBanditEnv):
     ``π* = argmax_{π∈Δ_K} π·r  s.t.  π·c ≤ τ``, computed exactly (a mixture of at most two arms).
 
     ## Action Space
-    ``"distribution"`` mode (default): :class:`~rl_suite.spaces.Simplex` ``(K)``, a probability vector
-    (entries ≥ 0 summing to 1 within 1e-6; anything else is an error naming the value). ``"arm"`` mode:
-    ``Discrete(K)``, a pure arm (the policy is its one-hot vector).
+    ``"distribution"`` mode (default): :class:`~rl_suite.spaces.PolicyWeights` ``(K)``, declared as
+    ``Box(0, 1, (K,), float32)``: non-negative weights ``w`` that the env normalises into the policy
+    ``π = w / Σw`` (any finite ``w ≥ 0`` is accepted, so SB3's Gaussian policies — whose actions SB3 clips
+    to the box —, random samples of the space and probability vectors all work; the all-zero vector is the
+    uniform policy; NaN or a negative entry is a one-line error naming the value). The regret is that of
+    the normalised policy. With
+    ``strict_simplex=True`` the space is :class:`~rl_suite.spaces.Simplex` ``(K)`` and only probability
+    vectors (entries ≥ 0 summing to 1 within 1e-6) are accepted. ``"arm"`` mode: ``Discrete(K)``, a pure arm
+    (the policy is its one-hot vector).
 
     ## Observation Space
     ``Discrete(1)``: always ``0`` (no context).
@@ -105,6 +112,7 @@ class ConstrainedMAB(ConstrainedBanditEnv):
     * ``safe_arm`` (None): index of the known safe arm; ``None``: the cheapest arm.
     * ``n_arms`` (10): K for the random preset.
     * ``action_mode`` ("distribution"): ``"distribution"`` or ``"arm"``.
+    * ``strict_simplex`` (False): refuse policy weights that do not sum to 1 instead of normalising them.
     * ``reward_noise`` ("bernoulli"): ``"bernoulli"`` or ``"gaussian"``; ``noise_sd`` (0.1): σ of the
       Gaussian noise.
     * ``horizon`` (1000), ``instance_seed`` (0).
@@ -138,8 +146,10 @@ class ConstrainedMAB(ConstrainedBanditEnv):
         noise_sd: float = 0.1,
         horizon: int = 1000,
         instance_seed: int = 0,
+        strict_simplex: bool = False,
     ) -> None:
         self.preset = check_choice("preset", preset, PRESETS)
+        self.strict_simplex = check_bool("strict_simplex", strict_simplex)
         self.action_mode = check_choice("action_mode", action_mode, ACTION_MODES)
         self.reward_noise = check_choice("reward_noise", reward_noise, REWARD_NOISES)
         self.noise_sd = check_positive("noise_sd", noise_sd)
@@ -181,9 +191,9 @@ class ConstrainedMAB(ConstrainedBanditEnv):
         self.optimal_value = float(value)
         table = np.stack([r, c])
         core = ConstrainedMABCore(table, self.tau, self.action_mode, self.reward_noise, self.noise_sd)
-        self._setup_constrained(
-            core, horizon, gym.spaces.Discrete(1), policy_action_space(K, self.action_mode)
-        )
+        core.strict_simplex = self.strict_simplex
+        space = policy_action_space(K, self.action_mode, self.strict_simplex)
+        self._setup_constrained(core, horizon, gym.spaces.Discrete(1), space)
 
     def solve(self) -> dict[str, Any]:
         """The exact optimum, by linear programming (scipy HiGHS) and checked against the closed form.

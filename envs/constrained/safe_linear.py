@@ -7,7 +7,13 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rl_suite.envs.constrained._core import ConstrainedBanditEnv, ConstrainedBanditVectorEnv, StarConvexCore
+from rl_suite.envs.constrained._core import (
+    SCALED_ACTION_MODES,
+    ConstrainedBanditEnv,
+    ConstrainedBanditVectorEnv,
+    StarConvexCore,
+    scaled_action_space,
+)
 from rl_suite.errors import UserError
 from rl_suite.exact.lp import star_convex_optimum
 from rl_suite.validation import check_choice, check_int, check_positive
@@ -75,7 +81,12 @@ class SafeLinearBandit(ConstrainedBanditEnv):
     ``γ*_k = min(1, τ/⟨x_k, μ*⟩)`` (1 when the cost is ≤ 0), ``V* = max(0, max_k γ*_k⟨x_k, θ*⟩)``.
 
     ## Action Space
-    ``Tuple(Discrete(K), Box(0, 1, (1,)))``: ``(direction, scale)``.
+    ``"scores"`` mode (default): :class:`~rl_suite.spaces.DirectionScores` ``(K)``, declared as
+    ``Box(-1, 1, (K + 1,))``: K direction scores, then the scale, which SB3 and any Box agent can emit. The
+    env plays direction ``argmax_k s_k`` (the first on ties) at scale ``clip(γ, 0, 1)`` (a negative scale is
+    the safe action). Any finite vector of that length is accepted; NaN or infinity is a one-line error.
+    ``action_mode="tuple"``: ``Tuple(Discrete(K), Box(0, 1, (1,)))``, the pair ``(direction, scale)`` (a
+    scale outside ``[0, 1]`` is an error there).
 
     ## Observation Space
     ``Box(-1, 1, (K, d), float64)``: the directions (the same every round).
@@ -96,6 +107,7 @@ class SafeLinearBandit(ConstrainedBanditEnv):
     * ``dim`` (2), ``n_directions`` (10; the circulant preset uses ``dim``): d and K.
     * ``tau`` (None): the threshold (> 0); ``None``: the preset's.
     * ``theta``, ``mu`` (``(d,)``), ``directions`` (``(K, d)``) (None): override the preset (norms ≤ 1).
+    * ``action_mode`` ("scores"): ``"scores"`` or ``"tuple"`` (see Action Space).
     * ``noise_sd`` (0.1), ``horizon`` (1000), ``instance_seed`` (0).
 
     ## Attributes
@@ -129,8 +141,10 @@ class SafeLinearBandit(ConstrainedBanditEnv):
         noise_sd: float = 0.1,
         horizon: int = 1000,
         instance_seed: int = 0,
+        action_mode: str = "scores",
     ) -> None:
         self.preset = check_choice("preset", preset, PRESETS)
+        self.action_mode = check_choice("action_mode", action_mode, SCALED_ACTION_MODES)
         d = check_int("dim", dim, 1)
         self.noise_sd = check_positive("noise_sd", noise_sd)
         self.instance_seed = check_int("instance_seed", instance_seed, 0)
@@ -168,11 +182,10 @@ class SafeLinearBandit(ConstrainedBanditEnv):
         self.noise_sd_bound = self.noise_sd
         self.safe_cost = 0.0
         core = FixedDirectionsCore(X, th, m, self.tau, self.noise_sd)
+        core.action_mode = self.action_mode
         self.optimal_scales, value, best = star_convex_optimum(core.table[0], core.table[1], self.tau)
         self.optimal_value, self.optimal_direction = float(value), int(best)
-        action_space = gym.spaces.Tuple(
-            (gym.spaces.Discrete(self.n_arms), gym.spaces.Box(0.0, 1.0, (1,), dtype=np.float64))
-        )
+        action_space = scaled_action_space(self.n_arms, self.action_mode)
         obs_space = gym.spaces.Box(-1.0, 1.0, X.shape, dtype=np.float64)
         self._setup_constrained(core, horizon, obs_space, action_space)
 

@@ -214,6 +214,11 @@ class DiabolicalCombLock(FiniteHorizonMDPEnv[np.ndarray]):
             x = np.tanh(v @ self._w1.T + self._b1) @ self._w2.T
         return x.astype(np.float32)
 
+    @property
+    def emission_is_random(self) -> bool:
+        """Whether the code vectors carry Gaussian noise (``noise > 0``)."""
+        return bool(self.noise > 0)
+
     def _observe(self, s: int, h: int) -> np.ndarray:
         return self.emit(self.code_vector(s, h))
 

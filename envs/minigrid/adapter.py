@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import gymnasium as gym
 import numpy as np
@@ -13,6 +13,9 @@ from rl_suite.envs._finite import FiniteHorizonMDPEnv
 from rl_suite.errors import UserError
 from rl_suite.exact.effective_horizon import check_repeat_probability, sticky_model
 from rl_suite.validation import check_choice, check_int
+
+if TYPE_CHECKING:
+    from minigrid.minigrid_env import MiniGridEnv
 
 #: Observation kinds: the full grid encoding (Markov), MiniGrid's egocentric 7×7 view, or the state id.
 OBSERVATIONS = ("full", "egocentric", "state")
@@ -69,7 +72,7 @@ def enumerate_level(
         raise UserError(
             f"unknown MiniGrid level {level!r}; e.g. MiniGrid-Empty-5x5-v0, MiniGrid-DoorKey-5x5-v0"
         )
-    root = gym.make(level).unwrapped
+    root = cast("MiniGridEnv", gym.make(level).unwrapped)  # every MiniGrid-* id is a MiniGridEnv
     obs, _ = root.reset(seed=level_seed)
     keys = {_state_key(root): 0}
     nodes, ego, full = [root], [obs["image"]], [_full_view(root)]
@@ -84,7 +87,7 @@ def enumerate_level(
             env.step_count = 0
             obs, reward, terminated, _, _ = env.step(a)
             if terminated:
-                row.append((GOAL, 1.0) if reward > 0 else (FAIL, 0.0))
+                row.append((GOAL, 1.0) if float(reward) > 0 else (FAIL, 0.0))
                 continue
             key = _state_key(env)
             if key not in keys:
@@ -97,7 +100,7 @@ def enumerate_level(
                 ego.append(obs["image"])
                 full.append(_full_view(env))
                 queue.append(keys[key])
-            row.append((keys[key], float(reward > 0)))
+            row.append((keys[key], 1.0 if float(reward) > 0 else 0.0))
         edges.append(row)
     S = len(nodes) + 2
     goal, fail = S - 2, S - 1

@@ -241,7 +241,7 @@ def observability_gamma(emission: np.ndarray) -> float | None:
 # -------------------------------------------------------------------------------------------- the env
 
 
-class TabularPOMDPEnv(gym.Env[np.int64, int]):
+class TabularPOMDPEnv(gym.Env[np.int64, np.int64]):
     """A tabular POMDP with a hidden state, reference values and the "V* − return" regret estimator.
 
     ## Description
@@ -283,11 +283,11 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gym.Env declares an instance attribute)
     #: Gymnasium id of the env (reported by :meth:`solve`).
     env_id: ClassVar[str] = ""
     #: m of the m-step revealing condition reported as ``revealing_alpha``.
-    revealing_steps: ClassVar[int] = 1
+    revealing_steps: int = 1
     #: Default PBVI settings of the family (overridden by ``pbvi_options``).
     pbvi_defaults: ClassVar[dict[str, Any]] = {}
     #: Cap on the beliefs of one level of the exact belief tree (finite horizon).
@@ -331,12 +331,21 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
                 )
             gamma = 1.0
         else:
+            if (
+                not isinstance(discount, (bool, np.bool_))
+                and isinstance(discount, (int, float, np.integer, np.floating))
+                and discount == 1
+            ):
+                raise UserError(
+                    "discount must be in [0, 1), got 1: for γ = 1 (undiscounted, finite horizon) leave "
+                    "discount out (discount=None, the default) and set horizon"
+                )
             gamma = check_probability("discount", discount, upper_open=True)
         term = np.zeros(S, dtype=bool) if terminal is None else np.asarray(terminal, dtype=bool)
         if term.shape != (S,):
             raise UserError(f"terminal must be {S} booleans, got shape {term.shape}")
         self._model = solvers.make_model(Tm, Zarr, R, b0arr, Z0arr, gamma, horizon, term)
-        self._check_terminal()
+        self._check_terminal(term)
         self.horizon, self.gamma, self.terminal = horizon, gamma, term
         self.n_states, self.n_actions, self.n_observations = S, A, n_obs
         self.max_steps = horizon if horizon is not None else self._truncation(max_steps)
@@ -353,9 +362,9 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
 
     # ------------------------------------------------------------------------------------- validation
 
-    def _check_terminal(self) -> None:
+    def _check_terminal(self, terminal: np.ndarray) -> None:
         m = self._model
-        for s in np.flatnonzero(m.terminal):
+        for s in np.flatnonzero(terminal):
             stay = [float(m.T[a][s, s]) for a in range(m.n_actions)]
             if min(stay) < 1.0 - TABLE_ATOL or np.abs(m.R[s]).max() > 0:
                 raise UserError(
@@ -598,11 +607,12 @@ class TabularPOMDPEnv(gym.Env[np.int64, int]):
                 if key not in cache:  # action-independent emissions: one LP family, not A + 1
                     cache[key] = observability_gamma(e)
                 gam[names[k]] = cache[key]
+            known = [g for g in gam.values() if g is not None]  # None: too many states to compute γ
             self._meta = {
                 "revealing_steps": self.revealing_steps,
                 "revealing_alpha": None if mm is None else min(mm.values()),
                 "revealing_alpha_per_source": None if one is None else {names[k]: v for k, v in one.items()},
-                "observability_gamma": None if None in gam.values() else min(gam.values()),  # type: ignore[type-var]
+                "observability_gamma": min(known) if len(known) == len(gam) else None,
                 "observability_gamma_per_source": None if None in gam.values() else gam,
             }
         return dict(self._meta)

@@ -170,12 +170,16 @@ class RevealingPOMDP(TabularPOMDPEnv):
                 f"revealing_steps = {m} needs n_actions >= {m} (one action per code digit), got {A}"
             )
         self.instance_seed = check_int("instance_seed", instance_seed, 0)
-        self.revealing_steps = m  # type: ignore[misc]
+        self.revealing_steps = m
         arrays, self.mixing_weight, self.alpha_reached = random_revealing_pomdp(
             S, A, n_obs, m, self.alpha_requested, np.random.default_rng(self.instance_seed)
         )
         super().__init__(
-            **arrays,
+            T=arrays["T"],
+            Z=arrays["Z"],
+            R=arrays["R"],
+            b0=arrays["b0"],
+            Z0=arrays["Z0"],
             horizon=check_int("horizon", horizon, 1),
             discount=discount,
             obs_last_action=obs_last_action,

@@ -60,8 +60,8 @@ def rocksample_model(
     M = 2**k
     S, A = n * n * M + 1, k + 5
     end = S - 1
-    xs, ys, masks = np.meshgrid(np.arange(n), np.arange(n), np.arange(M), indexing="ij")
-    xs, ys, masks = xs.reshape(-1), ys.reshape(-1), masks.reshape(-1)
+    grids = np.meshgrid(np.arange(n), np.arange(n), np.arange(M), indexing="ij")
+    xs, ys, masks = (g.reshape(-1) for g in grids)
     idx = (xs * n + ys) * M + masks
     rock_at = -np.ones((n, n), dtype=np.int64)
     for i, (rx, ry) in enumerate(rocks):

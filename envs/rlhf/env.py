@@ -8,9 +8,11 @@ frozen reference policy π_ref built from the env's own config. When the task is
 
 from __future__ import annotations
 
+import contextlib
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Iterator
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -19,7 +21,14 @@ import torch
 from rl_suite.errors import UserError
 from rl_suite.exact import kl
 from rl_suite.rlhf.task import RLHFTask, make_task, reward_matrix
-from rl_suite.sequence_policy import POLICY_KINDS, SequencePolicy, make_policy, response_table, sft_reference
+from rl_suite.sequence_policy import (
+    POLICY_KINDS,
+    SequencePolicy,
+    TabularPolicy,
+    make_policy,
+    response_table,
+    sft_reference,
+)
 from rl_suite.spaces import discrete_action
 from rl_suite.state import (
     Check,
@@ -44,6 +53,23 @@ def _int(name: str, value: Any, low: int) -> int:
     return int(value)
 
 
+@contextlib.contextmanager
+def _single_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block (the previous thread count is restored after it).
+
+    Torch's CPU thread pool (OpenMP) does not survive ``fork``: a child forked after the parent ran a
+    multi-threaded op deadlocks on its first parallel op. Training π_ref on one thread keeps the pool from
+    starting, so ``gymnasium.make_vec(..., vectorization_mode="async")`` with the default ``fork`` start
+    method works (the models are tiny: one thread is as fast, and the results are the same).
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def build_reference(
     task: RLHFTask, kind: str, reference: str, steps: int, noise: float, seed: int
 ) -> SequencePolicy:
@@ -65,10 +91,12 @@ def build_reference(
     policy = make_policy(kind, task, seed=seed)
     if reference == "uniform":
         with torch.no_grad():
-            head = policy.table if kind == "tabular" else policy.head.weight  # type: ignore[union-attr]
-            head.zero_()
-            if kind != "tabular":
-                policy.head.bias.zero_()  # type: ignore[union-attr]
+            if kind == "tabular":
+                cast(TabularPolicy, policy).table.zero_()
+            else:  # the gru and transformer policies end in a Linear output layer
+                head = cast(torch.nn.Linear, policy.head)
+                head.weight.zero_()
+                head.bias.zero_()
         return policy.frozen_copy()
     return sft_reference(policy, task, steps=steps, seed=seed, noise=noise)
 
@@ -76,7 +104,7 @@ def build_reference(
 class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
     """What both faces share: the task, β, π_ref, the exact tables and the prompt draws."""
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gym.Env declares an instance attribute)
     env_id: ClassVar[str] = ""
 
     def __init__(
@@ -130,22 +158,25 @@ class _RLHFEnv(gym.Env[np.ndarray, Any], ABC):
             "sft_seed": seed,
         }
         key = (*sorted(self.task.describe().items()), task_seed, *sorted(self.reference_config.items()))
-        if key not in _REFERENCE_CACHE:
-            _REFERENCE_CACHE[key] = build_reference(self.task, kind, reference, steps, sft_noise, seed)
-        #: The frozen π_ref (a private copy: moving it to a device does not touch other envs).
-        self.reference: SequencePolicy = copy.deepcopy(_REFERENCE_CACHE[key])
-        self.max_rewards = self.task.max_reward(self.task.prompts)
-        self.best_responses = self.task.best_response(self.task.prompts)
         self.rewards: np.ndarray | None = None
         self.reference_probs: np.ndarray | None = None
         self.optimal_probs: np.ndarray | None = None
         self.optimal_values: np.ndarray | None = None
-        if self.task.enumerable:
-            self.rewards = reward_matrix(self.task)
-            responses = self.task.all_responses()
-            self.reference_probs = response_table(self.reference, self.task.prompts, responses)
-            self.optimal_probs = kl.optimal_policy(self.reference_probs, self.rewards, self.beta)
-            self.optimal_values = kl.optimal_value(self.reference_probs, self.rewards, self.beta)
+        # Torch runs on one thread here, so that a process forked after this (AsyncVectorEnv's default
+        # start method) does not deadlock on a thread pool it inherited (see _single_thread).
+        with _single_thread():
+            if key not in _REFERENCE_CACHE:  # built once per process and configuration
+                _REFERENCE_CACHE[key] = build_reference(self.task, kind, reference, steps, sft_noise, seed)
+            #: The frozen π_ref (a private copy: moving it to a device does not touch other envs).
+            self.reference: SequencePolicy = copy.deepcopy(_REFERENCE_CACHE[key])
+            self.max_rewards = self.task.max_reward(self.task.prompts)
+            self.best_responses = self.task.best_response(self.task.prompts)
+            if self.task.enumerable:
+                self.rewards = reward_matrix(self.task)
+                responses = self.task.all_responses()
+                self.reference_probs = response_table(self.reference, self.task.prompts, responses)
+                self.optimal_probs = kl.optimal_policy(self.reference_probs, self.rewards, self.beta)
+                self.optimal_values = kl.optimal_value(self.reference_probs, self.rewards, self.beta)
         for name in (
             "max_rewards",
             "best_responses",
@@ -548,7 +579,7 @@ class RLHFToken(_RLHFEnv):
         return np.concatenate([self.task.prompts[self._prompt], self._response, [self._t]]).astype(np.int64)
 
     def _observe(self) -> np.ndarray:
-        obs = np.zeros(self.observation_space.shape, dtype=np.float32)
+        obs = np.zeros(cast(gym.spaces.Box, self.observation_space).shape, dtype=np.float32)  # _setup_face
         obs[self._onehot_offsets + self.tokens()] = 1.0
         return obs
 

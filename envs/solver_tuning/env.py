@@ -11,7 +11,7 @@ best fixed ω in hindsight is exact at any time.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import gymnasium as gym
 import numpy as np
@@ -49,7 +49,7 @@ def make_generator(
     """The instance generator the env's knobs describe (a user's generator or systems for ``"custom"``)."""
     family = check_choice("family", family, FAMILIES)
     if family == "shifted_laplacian":
-        return ShiftedLaplacian(m=m, shift=shift if isinstance(shift, str) else tuple(shift))  # type: ignore[arg-type]
+        return ShiftedLaplacian(m=m, shift=shift if isinstance(shift, str) else tuple(shift))
     if family == "heat":
         return HeatEquation(nx=nx)
     if (generator is None) == (systems is None):
@@ -121,7 +121,7 @@ class SolverTuningEnv(gym.Env[Any, Any]):
     * v0: initial version.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    metadata: dict[str, Any] = {"render_modes": []}  # noqa: RUF012  (gym.Env declares an instance attribute)
     method: ClassVar[str]
     #: Non-contextual agents may ignore the observation (the context is side information).
     context_is_side_information = True
@@ -137,7 +137,7 @@ class SolverTuningEnv(gym.Env[Any, Any]):
         generator: InstanceGenerator | Callable[..., Any] | None = None,
         systems: Sequence[Any] | None = None,
         n: int | None = None,
-        omegas: Sequence[float] | None = None,
+        omegas: Sequence[float] | np.ndarray | None = None,
         omega_min: float = 1.0,
         omega_max: float = 1.95,
         n_omegas: int = 20,
@@ -325,7 +325,8 @@ class SolverTuningEnv(gym.Env[Any, Any]):
         if arr.size != 1 or not np.isfinite(arr).all():
             raise UserError(f"action {action!r} is outside {self.action_space}: expected one finite ω")
         omega = float(arr[0])
-        lo, hi = float(self.action_space.low[0]), float(self.action_space.high[0])  # type: ignore[attr-defined]
+        space = cast(gym.spaces.Box, self.action_space)  # the continuous action mode's space
+        lo, hi = float(space.low[0]), float(space.high[0])
         if not lo <= omega <= hi:
             raise UserError(f"omega {omega:.6g} is outside [{lo:.6g}, {hi:.6g}] (the action space)")
         return omega

@@ -151,7 +151,7 @@ class ShiftedLaplacian(InstanceGenerator):
     name = "shifted_laplacian"
 
     def __init__(
-        self, m: int = 10, shift: str | tuple[float, float] = "high", low: float = -0.15, width: float = 0.6
+        self, m: int = 10, shift: str | Sequence[float] = "high", low: float = -0.15, width: float = 0.6
     ) -> None:
         self.m = check_int("m", m, 1)
         self.n = self.m * self.m

@@ -162,7 +162,9 @@ def _cache_slot(
     cache_dir: str | os.PathLike[str] | bool | None,
 ) -> tuple[Path, str, str] | None:
     """``(directory, key, description)`` of a table's cache files, or ``None`` when it is not cached."""
-    params = None if cache_dir is False else generator.params()
+    if cache_dir is False:
+        return None
+    params = generator.params()
     if params is None:
         return None
     directory = default_cache_dir() if cache_dir is None or cache_dir is True else Path(cache_dir)
@@ -272,7 +274,7 @@ def _write_cached(directory: Path, key: str, description: str, T: int, arrays: d
     fd, tmp = tempfile.mkstemp(prefix=f".{key}-", suffix=".npz.tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, description=np.array(description), **arrays)
+            np.savez(handle, allow_pickle=False, description=np.array(description), **arrays)
         os.replace(tmp, directory / f"{key}-T{T}.npz")
     except BaseException:
         with contextlib.suppress(OSError):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import inspect
+from typing import Any, Protocol, cast
 
 import gymnasium as gym
 import numpy as np
@@ -20,6 +21,14 @@ DEFAULT_HORIZONS = {
     "CliffWalkingSlippery": 100,
     "Taxi": 200,
 }
+
+
+class _ToyText(Protocol):
+    """What the adapter reads from a toy-text env: Discrete spaces and the transition table ``P``."""
+
+    observation_space: gym.spaces.Discrete
+    action_space: gym.spaces.Discrete
+    P: dict[int, dict[int, list[tuple[Any, ...]]]]
 
 
 def supported_toy_envs() -> dict[str, int]:
@@ -177,7 +186,8 @@ class ToyTextFiniteHorizon(FiniteHorizonMDPEnv[np.int64]):
     * ``horizon`` (None): H ≥ 1; by default 100 (FrozenLake, CliffWalking) or 200 (FrozenLake8x8, Taxi).
     * ``**toy_kwargs``: keyword arguments of the toy env, e.g. ``is_slippery``, ``map_name``, ``desc``,
       ``success_rate``, ``reward_schedule`` (FrozenLake), ``is_slippery`` (CliffWalking), ``is_rainy``
-      (Taxi).
+      (Taxi); :meth:`extra_kwargs` lists them with their defaults, and the CLI accepts them
+      (``rl-suite solve rl_suite/FrozenLakeFiniteHorizon-v0 --set is_slippery=false``).
 
     ## Attributes
     * ``name``, ``toy_kwargs``; ``toy_env``: the unwrapped toy env (its ``P`` is the source of the model).
@@ -197,11 +207,41 @@ class ToyTextFiniteHorizon(FiniteHorizonMDPEnv[np.int64]):
 
     env_id = "rl_suite/ToyTextFiniteHorizon-v0"
 
+    @staticmethod
+    def _toy_id(name: Any) -> Any:
+        """A bare family name (``"Taxi"``) as its newest installed toy-text id; anything else as given."""
+        if isinstance(name, str) and "-v" not in name:
+            supported = supported_toy_envs()
+            versions = sorted((gym.spec(i).version or 0, i) for i in supported if gym.spec(i).name == name)
+            return versions[-1][1] if versions else name
+        return name
+
+    @classmethod
+    def extra_kwargs(cls, name: str = "FrozenLake-v1", **_: Any) -> dict[str, Any]:
+        """The keyword arguments forwarded to the toy env ``name``, with its defaults (``**toy_kwargs``).
+
+        What ``rl_suite.config.make_env_checked`` (and so the CLI's ``--set``) accepts besides the named
+        arguments: the toy env constructor's own, e.g. ``is_slippery``, ``map_name``, ``desc`` (FrozenLake),
+        ``is_rainy`` (Taxi); ``render_mode`` is not one (the adapter does not render). ``{}`` for an unknown
+        ``name`` (the constructor then names the supported ones).
+        """
+        toy_id = cls._toy_id(name)
+        if toy_id not in supported_toy_envs():
+            return {}
+        spec = gym.spec(toy_id)
+        entry_point = spec.entry_point
+        creator = entry_point if callable(entry_point) else load_env_creator(str(entry_point))
+        params = inspect.signature(creator).parameters
+        out = {
+            k: p.default
+            for k, p in params.items()
+            if k not in ("self", "render_mode") and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)
+        }
+        return {**out, **{k: v for k, v in spec.kwargs.items() if k != "render_mode"}}
+
     def __init__(self, name: str = "FrozenLake-v1", horizon: int | None = None, **toy_kwargs: Any) -> None:
         supported = supported_toy_envs()
-        if isinstance(name, str) and "-v" not in name:  # a bare family name: its newest installed version
-            versions = sorted((gym.spec(i).version or 0, i) for i in supported if gym.spec(i).name == name)
-            name = versions[-1][1] if versions else name
+        name = self._toy_id(name)
         self.name = check_choice("name", name, tuple(sorted(supported)))
         horizon = check_int("horizon", supported[name] if horizon is None else horizon, 1)
         if "render_mode" in toy_kwargs:
@@ -210,15 +250,18 @@ class ToyTextFiniteHorizon(FiniteHorizonMDPEnv[np.int64]):
             raise UserError("fickle_passenger=True changes Taxi's state outside its P table; use False")
         self.toy_kwargs = dict(toy_kwargs)
         spec = gym.spec(name)
+        entry_point = spec.entry_point
+        creator = entry_point if callable(entry_point) else load_env_creator(str(entry_point))
         try:
-            toy = load_env_creator(spec.entry_point)(**{**spec.kwargs, **toy_kwargs})
+            toy = creator(**{**spec.kwargs, **toy_kwargs})
         except TypeError as err:
             raise UserError(f"bad keyword argument for {name}: {err}") from None
         self.toy_env = toy
-        S, A = int(toy.observation_space.n), int(toy.action_space.n)
+        table = cast(_ToyText, toy)  # supported_toy_envs() lists only Gymnasium's toy-text envs
+        S, A = int(table.observation_space.n), int(table.action_space.n)
         rho = getattr(toy, "initial_state_distrib", None)
         rho = np.asarray(getattr(toy, "isd", None) if rho is None else rho, dtype=np.float64)
-        outcomes = outcome_table(toy.P, S, A)
+        outcomes = outcome_table(table.P, S, A)
         self.terminal_states = absorbing_terminals(outcomes, rho, name)
         self.terminal_states.flags.writeable = False
         self._outcomes = outcomes

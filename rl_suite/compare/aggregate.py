@@ -127,7 +127,7 @@ def aggregate_groups(
             curves = stats.normalise(curves, normalise_by)
         except ValueError as exc:
             raise UserError(str(exc)) from None
-    rows = []
+    rows: list[dict[str, Any]] = []
     for a in agents:
         q = stats.stratified_bootstrap(finals[a], stats.batched_iqm, reps, random_state=random_state)
         m = stats.stratified_bootstrap(finals[a], stats.batched_mean, reps, random_state=random_state)
@@ -274,19 +274,19 @@ def plot_aggregate(agg: AggregateReport, path_png: str | Path, path_svg: str | P
     ax_pr.legend(fontsize=9, loc="lower right")
     mat = np.full((len(order), len(order)), np.nan)
     index = {a: i for i, a in enumerate(order)}
-    for p in agg.poi:
-        mat[index[p["x"]], index[p["y"]]] = p["p"]
+    for cell in agg.poi:
+        mat[index[cell["x"]], index[cell["y"]]] = cell["p"]
     ax_poi.imshow(mat, cmap="RdBu", vmin=0, vmax=1)
-    for p in agg.poi:
-        i, j = index[p["x"]], index[p["y"]]
+    for cell in agg.poi:
+        i, j = index[cell["x"]], index[cell["y"]]
         ax_poi.text(
             j,
             i,
-            f"{p['p']:.2f}\n[{p['ci_low']:.2f}, {p['ci_high']:.2f}]",
+            f"{cell['p']:.2f}\n[{cell['ci_low']:.2f}, {cell['ci_high']:.2f}]",
             ha="center",
             va="center",
             fontsize=8,
-            color="white" if abs(p["p"] - 0.5) > 0.3 else "black",
+            color="white" if abs(cell["p"] - 0.5) > 0.3 else "black",
         )
     ax_poi.set_xticks(range(len(order)), order, rotation=30, ha="right")
     ax_poi.set_yticks(range(len(order)), order)

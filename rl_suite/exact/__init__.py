@@ -9,6 +9,8 @@ imports no env, no agent and no part of the run store; ``tests/test_layers.py`` 
   history, window and memoryless policies, the best window policy;
 * :mod:`~rl_suite.exact.kl` — the KL-regularised optimum ``π* ∝ π_ref·exp(r/β)``, ``V*_β`` and the
   suboptimality of a policy over enumerated responses;
+* :mod:`~rl_suite.exact.evaluate` — the value of a frozen policy next to ``V*`` and the uniform policy's
+  (finite MDPs, bandit contexts, RLHF), the numbers behind exact learning curves (``eval_every``);
 * :mod:`~rl_suite.exact.lp` — exact optima of stage-wise constrained bandit rounds;
 * :mod:`~rl_suite.exact.effective_horizon` — the effective-horizon kernels (``min_k``, sticky models).
 """

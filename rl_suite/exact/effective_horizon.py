@@ -220,7 +220,7 @@ def simple_effective_horizon(
         reach[t + 1] = ((optimal[t] & reach[t][:, None])[:, :, None] & (P[t] > 0)).any(axis=(0, 1))
     var = np.clip((Q_rand - Q_worst) * (Q_star - Q_rand), 0.0, None).max(axis=-1)
     decide = reach & ~optimal.all(axis=-1)  # states where some action is sub-optimal
-    best = (math.inf, None)
+    best: tuple[float, int | None] = (math.inf, None)
     Q = Q_rand
     for k in range(1, max_k + 1):
         top_opt = np.where(optimal, Q, -np.inf).max(axis=-1)

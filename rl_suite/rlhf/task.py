@@ -104,6 +104,9 @@ class RLHFTask(ABC):
     temperature: float = 1.0
     #: Short name used by :func:`make_task`.
     name: ClassVar[str] = ""
+    # The pool's lookup (set in __post_init__): its sorted prompt keys and their rows.
+    _sorted_keys: np.ndarray = field(init=False, repr=False, compare=False)
+    _key_order: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for knob, low in (("vocab_size", 2), ("prompt_length", 1), ("response_length", 1)):
@@ -192,8 +195,8 @@ class RLHFTask(ABC):
         """
         x = self.check_prompts(prompts)
         keys = self._keys(x)
-        pos = np.clip(np.searchsorted(self._sorted_keys, keys), 0, self.n_prompts - 1)  # type: ignore[attr-defined]
-        idx = self._key_order[pos]  # type: ignore[attr-defined]
+        pos = np.clip(np.searchsorted(self._sorted_keys, keys), 0, self.n_prompts - 1)
+        idx = self._key_order[pos]
         missing = ~(self.prompts[idx] == x).all(axis=1)
         if missing.any():
             raise UserError(f"prompt {x[missing][0].tolist()} is not in the task's pool of {self.n_prompts}")
@@ -538,7 +541,9 @@ def make_task(
         return LinearNgramTask(**common, n=int(n), weights=rng.standard_normal((V,) * n))
     if name == "target_string":
         return TargetStringTask(**common, scoring=scoring, secret=rng.integers(0, V, size=L))
-    return TASKS[name](**common, scoring=scoring)  # type: ignore[call-arg]
+    task_class = TASKS[name]
+    assert issubclass(task_class, VerifierTask)  # the names left are the verifier tasks
+    return task_class(**common, scoring=scoring)
 
 
 def reward_matrix(task: RLHFTask) -> np.ndarray:

@@ -44,7 +44,12 @@ def run(name: str, env_kwargs: dict[str, Any], settings: dict[str, Any], steps: 
 
 
 def test_every_solver_pairing_is_covered() -> None:
-    wanted = {a.name for a in registry.AGENTS if registry.SOLVER_TUNING in a.families}
+    # The SB3 baselines on solver tuning are trained in tests/agents/test_sb3.py and tests/test_ecosystem.py.
+    wanted = {
+        a.name
+        for a in registry.AGENTS
+        if registry.SOLVER_TUNING in a.families and not a.entry_point.startswith("rl_suite.agents.sb3:")
+    }
     assert wanted == {name for name, *_ in CASES}
 
 

@@ -302,6 +302,7 @@ def best_window_policy(
         except ValueError:
             plan = None
     prev = None
+    best_table: dict[tuple[int, History], int]
     if window == 0:
         lifted: Callable[[int, History], int] = lambda h, x: 0  # noqa: E731
         sweeps = evaluations = 0
@@ -388,4 +389,9 @@ def memoryless_policies(n_observations: int, n_actions: int) -> list[HistoryPoli
         One history policy per observation→action table, in lexicographic order of the tables.
     """
     tables = np.stack(np.meshgrid(*[np.arange(n_actions)] * n_observations, indexing="ij"), -1)
-    return [(lambda h, tab=tuple(int(x) for x in t): tab[h[-1]]) for t in tables.reshape(-1, n_observations)]
+    return [_memoryless(tuple(int(x) for x in t)) for t in tables.reshape(-1, n_observations)]
+
+
+def _memoryless(table: tuple[int, ...]) -> HistoryPolicy:
+    """The history policy ``h -> table[h[-1]]`` (the action of the current observation)."""
+    return lambda h: table[h[-1]]

@@ -179,7 +179,8 @@ def as_model(model: POMDPModel | dict[str, Any]) -> POMDPModel:
     if isinstance(model, POMDPModel):
         return model
     keys = ("T", "Z", "R", "b0", "Z0", "gamma", "horizon", "terminal")
-    return make_model(*(model.get(k) for k in keys[:4]), **{k: model.get(k) for k in keys[4:]})
+    fields: dict[str, Any] = {k: model.get(k) for k in keys}
+    return make_model(**fields)
 
 
 def initial_beliefs(m: POMDPModel) -> tuple[np.ndarray, np.ndarray]:
@@ -492,7 +493,7 @@ def expand_beliefs(m: POMDPModel, B: np.ndarray, rng: np.random.Generator, eps: 
     Returns:
         The ``(N', S)`` new beliefs (``N' ≤ N``), without duplicates.
     """
-    N = B.shape[0]
+    N = int(B.shape[0])
     best_d = np.full(N, -1.0)
     best_b = np.zeros_like(B)
     for a in range(m.n_actions):

@@ -24,7 +24,7 @@ from rl_suite.exact.lp import (
     star_convex_optimum,
     violation_amount,
 )
-from rl_suite.spaces import Simplex
+from rl_suite.spaces import DirectionScores, PolicyWeights, Simplex, encode_scaled
 
 IDS = [
     "rl_suite/ConstrainedMAB-v0",
@@ -196,7 +196,8 @@ def test_bad_constructor_input_is_one_clear_error(kwargs: dict[str, Any], messag
 
 
 def test_bad_policies_name_the_value() -> None:
-    env = ConstrainedMAB(preset="paper4arm")
+    env = ConstrainedMAB(preset="paper4arm", strict_simplex=True)
+    assert isinstance(env.action_space, Simplex)
     env.reset(seed=0)
     with pytest.raises(UserError, match=r"sum to 0.9, not 1"):
         env.step([0.3, 0.3, 0.3, 0.0])
@@ -210,6 +211,41 @@ def test_bad_policies_name_the_value() -> None:
         ConstrainedMAB(preset="paper4arm").step([1.0, 0, 0, 0])
     # Round-off within the tolerance is accepted and renormalised.
     env.step([0.25, 0.25, 0.25, 0.25 + 1e-9])
+
+
+@pytest.mark.parametrize("env_id", IDS[:2])
+def test_default_policy_weights_are_normalised(env_id: str) -> None:
+    env = gym.make(env_id, horizon=50)
+    space = env.action_space
+    assert isinstance(space, PolicyWeights) and (space.low == 0).all() and (space.high == 1).all()
+    space.seed(0)
+    env.reset(seed=0)
+    K = space.n
+    w = np.arange(1.0, K + 1)
+    info = env.step(w)[4]  # unnormalised: the policy is w / sum(w)
+    strict = gym.make(env_id, horizon=50, strict_simplex=True)
+    strict.reset(seed=0)
+    info_strict = strict.step(w / w.sum())[4]
+    assert info["regret"] == pytest.approx(info_strict["regret"], abs=1e-12)
+    assert info["expected_cost"] == pytest.approx(info_strict["expected_cost"], abs=1e-12)
+    for _ in range(20):  # samples of the space (and of its batched form) are valid actions
+        a = space.sample()
+        assert space.contains(a)
+        env.step(a)
+    for bad, message in (
+        (np.full(K, np.nan), "non-finite"),
+        (np.r_[-0.5, np.ones(K - 1)], "negative weight -0.5 at arm 0"),
+        (np.ones(K + 1), r"outside PolicyWeights"),
+    ):
+        with pytest.raises(UserError, match=message):
+            env.step(bad)
+    # All zero (what SB3's clipping gives when every Gaussian coordinate is negative): the uniform policy.
+    env.reset(seed=0)
+    strict.reset(seed=0)
+    info, info_strict = env.step(np.zeros(K))[4], strict.step(np.full(K, 1 / K))[4]
+    assert info["expected_reward"] == pytest.approx(info_strict["expected_reward"], abs=1e-12)
+    with pytest.raises(UserError, match="strict_simplex must be true or false"):
+        gym.make(env_id, strict_simplex="no")
 
 
 def test_simplex_space() -> None:
@@ -257,9 +293,9 @@ def test_safe_linear_circulant_and_accounting() -> None:
     assert out["optimal_value_per_round"] == pytest.approx(value)
     env.reset(seed=0)
     k = int(np.argmax(env.directions @ env.mu))
-    info = env.step((k, np.array([1.0])))[4]
+    info = env.step(encode_scaled(np.array([k]), np.array([1.0]), 5)[0])[4]
     assert info["violation"] == pytest.approx(max(0.0, env.directions[k] @ env.mu - 0.5))
-    info = env.step((k, np.array([0.0])))[4]  # the safe action
+    info = env.step(np.r_[np.eye(5)[k], -0.3])[4]  # the safe action (the scale is clipped to 0)
     assert info["expected_cost"] == 0.0 and info["violation"] == 0.0
     assert info["regret"] == pytest.approx(value)
 
@@ -269,10 +305,24 @@ def test_safe_linear_bad_input() -> None:
         SafeLinearBandit(tau=-0.1)
     with pytest.raises(UserError, match="directions has a vector of norm"):
         SafeLinearBandit(dim=2, directions=[[3.0, 0.0]])
-    env = SafeLinearBandit()
+    env = SafeLinearBandit(action_mode="tuple")
+    assert isinstance(env.action_space, gym.spaces.Tuple)
     env.reset(seed=0)
     with pytest.raises(UserError, match="expected a pair"):
         env.step(3)
+    info = env.step((2, np.array([0.5])))[4]
+    assert info["arm"] == 2 and info["scale"] == 0.5
+    env = SafeLinearBandit()
+    assert isinstance(env.action_space, DirectionScores) and env.action_space.shape == (11,)
+    env.reset(seed=0)
+    with pytest.raises(UserError, match=r"outside DirectionScores\(10\)"):
+        env.step(3)
+    with pytest.raises(UserError, match="non-finite"):
+        env.step(np.r_[np.ones(10), np.nan])
+    scores = np.zeros(11)
+    scores[[4, 7]], scores[10] = 0.9, 2.0  # tie: the first direction; the scale is clipped to 1
+    info = env.step(scores)[4]
+    assert info["arm"] == 4 and info["scale"] == 1.0
 
 
 # --------------------------------------------------------------------------- vector forms

@@ -265,7 +265,7 @@ BAD_INPUT = [
         lambda: TabularPOMDPEnv(**{**tiger_model(), "b0": [1.5, -0.5]}),
         r"b0\[1\] = -0\.5 is not a probability",
     ),
-    (lambda: Tiger(discount=1.0), r"discount must be in \[0, 1\), got 1\.0"),
+    (lambda: Tiger(discount=1.0), r"discount must be in \[0, 1\), got 1: for γ = 1 .* leave discount out"),
     (lambda: Tiger(discount=-0.1), r"discount must be in \[0, 1\), got -0\.1"),
     (lambda: Tiger(horizon=0), r"horizon must be >= 1, got 0"),
     (lambda: Tiger(horizon=-3), r"horizon must be >= 1, got -3"),
