@@ -225,6 +225,14 @@ class Agent(ABC, Generic[ConfigT]):
         """``(n, A)`` action probabilities of the agent's stochastic policy, or ``None`` when it has none."""
         return None
 
+    def policy_env_actions(self, observations: Any, h: int = 0) -> list[Any]:
+        """The deterministic env action of each observation of a batch, without side effects.
+
+        Any action space: an arm, a policy vector, a ``(direction, scale)`` pair, … — what the constrained
+        bandit evaluator reads (:mod:`rl_suite.evaluation`). The default asks :meth:`predict`.
+        """
+        return [self.predict(o, deterministic=True) for o in observations]
+
 
 class ArrayAgent(Agent[ConfigT]):
     """An agent whose whole state is named numpy arrays, saved to one sealed ``.npz`` file.
@@ -536,6 +544,19 @@ class BanditLoop(ArrayAgent[ConfigT]):
             batches = (np.repeat(o[None], self.num_envs, 0) for o in obs)
             out = [np.asarray(self._select(b, deterministic=True)) for b in batches]
         return np.array([int(np.asarray(a).reshape(self.num_envs, -1)[0, 0]) for a in out], dtype=np.int64)
+
+    def policy_env_actions(self, observations: Any, h: int = 0) -> list[Any]:
+        """The env action :meth:`_select` gives with ``deterministic=True`` for each observation (stream 0).
+
+        What the constrained-bandit evaluator reads (a policy over arms, or a direction and scale). The RNG
+        and every attribute binding are restored afterwards (:meth:`ArrayAgent._frozen`).
+        """
+        obs = np.asarray(observations)
+        with self._frozen():
+            return [
+                self._to_env(self._select(np.repeat(o[None], self.num_envs, 0), deterministic=True), False)
+                for o in obs
+            ]
 
     def predict(self, obs: Any, deterministic: bool = True) -> Any:
         """The env action for one observation, or the batch of actions for ``(R, *obs_shape)`` observations.

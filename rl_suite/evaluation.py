@@ -3,8 +3,10 @@
 :func:`make_evaluator` reads the env once (its exact model, ``V*`` and the uniform policy's value) and
 returns an :class:`Evaluator`; ``evaluator(agent)`` reads the agent's current policy through the one policy
 API every agent has — :meth:`~rl_suite.agents.base.Agent.policy_actions` (greedy actions of a batch of
-observations at step h) — and returns a :class:`~rl_suite.exact.evaluate.PolicyEvaluation`. Reading the
-policy never draws from the learning stream, so training with and without evaluation is identical.
+observations at step h; :meth:`~rl_suite.agents.base.Agent.policy_env_actions` where an action is more
+than an index, on the constrained bandits) — and returns a
+:class:`~rl_suite.exact.evaluate.PolicyEvaluation`. Reading the policy never draws from the learning
+stream, so training with and without evaluation is identical.
 
 What is evaluated, per env family:
 
@@ -18,10 +20,25 @@ What is evaluated, per env family:
 * **bandits** (``multi_armed_bandit``, ``linear_bandit``): the greedy arm per context. Context-free bandits
   are exact; contextual ones average over :data:`N_CONTEXTS` contexts drawn from a generator of fixed seed
   :data:`SEED` (the same contexts at every evaluation, so curves are comparable);
+* **constrained bandits** (``constrained_mab``, ``constrained_linear``, ``safe_linear``): the agent's
+  deterministic env action per context (``policy_env_actions``: a policy over arms, or a direction and a
+  scale), its exact expected reward and cost from the env's means (the core's ``play``, noise-free), against
+  the best feasible play (the core's ``optimum``). ``V^unif``: the uniform mixture over arms, or a uniform
+  direction at a uniform scale (``γ ~ U[0, 1]``). The evaluation also carries the mean violation
+  ``max(0, E_π[cost] − τ)``; a policy that breaks the constraint may earn more than ``V*`` (negative regret).
+  Contextual envs average over :data:`N_CONTEXTS` fixed-seed contexts, as the contextual bandits do;
+* **solver tuning** (``solver_tuning``, ``action_mode='grid'``): ``V^π = −`` the mean iterations of the
+  grid ω the agent picks for each system's context, over **every** system of the current sequence (the
+  env's counterfactual table: exact, and the same at each evaluation), against ``−`` the mean instance-optimal
+  iterations; ``V^unif``: the mean over the grid. A continuous ω is off the table: a UserError;
 * **POMDPs** (``pomdp``): the agent's frozen history policy (``history_policy``: window-ucbvi,
   belief-planner, omle-lite), by :func:`rl_suite.exact.pomdp.evaluate_window_policy` for a window agent and
-  by branching on observations otherwise (NaN where the history tree is too big); ``V*`` is the env's
-  reference value and ``V^unif`` the hidden-state chain under uniform actions;
+  by branching on observations otherwise (NaN where the history tree is too big). An agent without one is
+  read as **memoryless** (SB3 PPO/A2C/DQN, tabular learners): ``policy_actions`` on every env observation at
+  every step is a window policy of width 0 (width 1 with ``obs_last_action``, whose observation encodes the
+  previous action), evaluated by the same function; frame-stacked (``ppo-framestack``) and recurrent agents
+  see more than the current observation and are refused with a UserError. ``V*`` is the env's reference
+  value and ``V^unif`` the hidden-state chain under uniform actions;
 * **RLHF** (``rlhf``): ``J_β`` of the agent's attached sequence policy over enumerated responses
   (:mod:`rl_suite.exact.kl`), averaged over the prompt pool (drawn uniformly).
 
@@ -46,6 +63,8 @@ SEED = 20_240_601
 N_EMISSIONS = 16
 #: Contexts per evaluation on a contextual bandit.
 N_CONTEXTS = 1024
+#: Action modes of a star-convex constrained bandit (a direction and a scale; the others play a policy).
+STAR_CONVEX_MODES = ("scores", "tuple")
 #: The env families whose policies can be evaluated exactly (as the error message names them).
 FAMILIES = (
     "tabular_mdp",
@@ -54,9 +73,16 @@ FAMILIES = (
     "minigrid",
     "multi_armed_bandit",
     "linear_bandit",
+    "constrained_mab",
+    "constrained_linear",
+    "safe_linear",
+    "solver_tuning",
     "pomdp",
     "rlhf",
 )
+
+#: What a constrained bandit's core has (its expected reward and cost are exact from its means).
+_CONSTRAINED_CORE = ("observe", "optimum", "play", "check_actions", "tau")
 
 #: An evaluator: the agent in, the value of its current policy out.
 Evaluator = Callable[[Any], PolicyEvaluation]
@@ -74,6 +100,10 @@ def make_evaluator(env: Any) -> Evaluator:
     core = getattr(base, "core", None)
     if core is not None and hasattr(core, "observe") and not hasattr(base, "tau"):
         return _bandit(base, core)
+    if reports_violation(env):
+        return _constrained(base, core)
+    if all(hasattr(base, m) for m in ("table", "omegas", "action_mode", "current_optimal_action")):
+        return _solver_tuning(base)
     if all(hasattr(base, m) for m in ("policy_suboptimality", "optimal_values", "reference_probs", "beta")):
         return _rlhf(base)
     if all(hasattr(base, m) for m in ("pomdp", "pseudo_regret", "optimal_value", "max_steps")):
@@ -82,6 +112,12 @@ def make_evaluator(env: Any) -> Evaluator:
         f"eval_every: {type(base).__name__} cannot be evaluated exactly; "
         f"policy evaluation supports the env families {', '.join(FAMILIES)}"
     )
+
+
+def reports_violation(env: Any) -> bool:
+    """Whether :func:`make_evaluator` on ``env`` reports a violation (constrained bandits)."""
+    core = getattr(env.unwrapped, "core", None)
+    return core is not None and all(hasattr(core, m) for m in _CONSTRAINED_CORE)
 
 
 def _finite_mdp(base: Any) -> Evaluator:
@@ -132,6 +168,53 @@ def _bandit(base: Any, core: Any) -> Evaluator:
     return run
 
 
+def _constrained(base: Any, core: Any) -> Evaluator:
+    n = 1 if int(core.context_normals) == 0 else N_CONTEXTS
+    z = np.random.default_rng(SEED).standard_normal((n, int(core.context_normals)))
+    observations, table = core.observe(z)
+    observations, table = np.array(observations), np.array(table)  # table: (n, 2, K) mean rewards, costs
+    best, _ = core.optimum(table)
+    optimal = float(np.mean(best))
+    # Uniform: the uniform mixture over the K actions; on a star-convex env a uniform direction at a
+    # uniform scale γ ~ U[0, 1] (the reward is linear in γ, so that is the direction mean at γ = ½).
+    star = getattr(core, "action_mode", None) in STAR_CONVEX_MODES
+    uniform = float(table[:, 0].mean() * (0.5 if star else 1.0))
+    noise = np.zeros((1, int(core.step_normals)))
+
+    def run(agent: Any) -> PolicyEvaluation:
+        actions = agent.policy_env_actions(observations, 0)
+        reward, cost = np.empty(n), np.empty(n)
+        for i, action in enumerate(actions):
+            out = core.play(table[i : i + 1], core.check_actions(action, None), noise)
+            reward[i] = float(np.asarray(out["expected_reward"]).reshape(-1)[0])
+            cost[i] = float(np.asarray(out["expected_cost"]).reshape(-1)[0])
+        violation = float(np.maximum(cost - float(core.tau), 0.0).mean())
+        return PolicyEvaluation(float(reward.mean()), optimal, uniform, violation)
+
+    return run
+
+
+def _solver_tuning(base: Any) -> Evaluator:
+    if base.action_mode != "grid":
+        raise UserError(
+            f"eval_every on {type(base).__name__} needs action_mode='grid' (a continuous ω is off the "
+            "counterfactual table, so its iterations are not known without solving every system)"
+        )
+
+    def run(agent: Any) -> PolicyEvaluation:
+        # The current sequence's table (computed once by the env, then cached): every system's iterations.
+        table = base.table
+        iterations = np.asarray(table.iterations, dtype=np.float64)
+        n = iterations.shape[0]
+        if base.contextual:
+            observations: Any = np.asarray(table.contexts, dtype=np.float64).reshape(n, 1)
+        else:
+            observations = np.zeros(n, dtype=np.int64)
+        return evaluate.bandit(-iterations, agent.policy_actions(observations, 0))
+
+    return run
+
+
 def _pomdp(base: Any) -> Evaluator:
     optimal = float(base.optimal_value())
     uniform = evaluate.pomdp_uniform_value(base.pomdp, int(base.max_steps))
@@ -139,10 +222,7 @@ def _pomdp(base: Any) -> Evaluator:
     def run(agent: Any) -> PolicyEvaluation:
         policy = getattr(agent, "history_policy", None)
         if not callable(policy):
-            raise UserError(
-                f"eval_every on a POMDP needs an agent with a frozen history policy (history_policy: "
-                f"window-ucbvi, belief-planner, omle-lite); {type(agent).__name__} has none"
-            )
+            return PolicyEvaluation(optimal - _memoryless_regret(base, agent), optimal, uniform)
         window = getattr(getattr(agent, "config", None), "window", None)
         if isinstance(window, int) and not isinstance(window, bool):
             # A window policy: (h, window) -> action, evaluated per window (no branch limit).
@@ -156,6 +236,43 @@ def _pomdp(base: Any) -> Evaluator:
         return PolicyEvaluation(optimal - regret, optimal, uniform)
 
     return run
+
+
+def _memoryless_regret(base: Any, agent: Any) -> float:
+    """Regret of an agent without history policy read as memoryless: its action on the current observation.
+
+    The table ``(H, n_env_observations)`` of ``agent.policy_actions`` on every env observation at every
+    step is a window policy: of width 0 over model observations, or of width 1 with ``obs_last_action``
+    (the env observation encodes the previous action and the current observation), evaluated exactly by
+    :func:`rl_suite.exact.pomdp.evaluate_window_policy`. Agents that see more than the current observation
+    (a frame stack, a recurrent policy) have no such table: a :class:`~rl_suite.errors.UserError`.
+    """
+    name = type(agent).__name__
+    stack = getattr(getattr(agent, "config", None), "frame_stack", 1)
+    recurrent = "Recurrent" in str(getattr(agent, "algo_path", ""))
+    if (
+        not callable(getattr(agent, "policy_actions", None))
+        or recurrent
+        or (isinstance(stack, int) and stack > 1)
+    ):
+        raise UserError(
+            f"eval_every on a POMDP needs a frozen history policy (history_policy: window-ucbvi, "
+            f"belief-planner, omle-lite) or a memoryless policy (policy_actions on the current observation); "
+            f"{name} has memory that cannot be evaluated exactly (frame stack or recurrent state)"
+        )
+    H, n_obs = int(base.max_steps), int(base.n_observations)
+    last_action = bool(getattr(base, "obs_last_action", False))
+    encoded = np.arange(int(base.observation_space.n), dtype=np.int64)
+    table = np.stack([np.asarray(agent.policy_actions(encoded, h), dtype=np.int64) for h in range(H)])
+
+    def windowed(h: int, x: tuple[int, ...]) -> int:
+        if not last_action:
+            return int(table[h, x[-1]])
+        a_prev = x[-2] if len(x) > 1 else -1
+        return int(table[h, (a_prev + 1) * n_obs + x[-1]])
+
+    regret = base.pseudo_regret(windowed, window=1 if last_action else 0)
+    return math.nan if regret is None else float(regret)
 
 
 def _rlhf(base: Any) -> Evaluator:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import resource
 import shutil
@@ -33,7 +34,7 @@ import numpy as np
 from rl_suite import __version__, registry
 from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, parse_run_config, resolve
 from rl_suite.errors import UserError
-from rl_suite.evaluation import Evaluator, make_evaluator, steps_to_epsilon
+from rl_suite.evaluation import Evaluator, make_evaluator, reports_violation, steps_to_epsilon
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
 from rl_suite.state import StateError, StatefulEnv, read_state, write_state
 from rl_suite.store import (
@@ -72,6 +73,8 @@ _STATE_FILE = "state.json"
 _LEGACY_ENV_FILE = "env.pkl"
 #: Columns of ``evaluations.csv`` (``eval_every``).
 EVAL_COLUMNS = ("step", "policy_value", "policy_regret")
+#: The extra column of ``evaluations.csv`` on constrained bandits: mean ``max(0, E_π[cost] − τ)``.
+EVAL_VIOLATION = "policy_violation"
 
 
 #: What ``run_trial`` returns: the run folder read back (an alias of :class:`~rl_suite.store.RunRecord`).
@@ -589,8 +592,14 @@ class _Evaluations:
         self.steps = [int(x) for x in old.get("step", ())]
         self.regrets = [float(x) for x in old.get("policy_regret", ())]
         self.scale: float | None = None  # V* − V^uniform, known after the first evaluation
-        self.pending: list[tuple[int, float, float]] = []
-        self.writer = MetricsWriter(path, EVAL_COLUMNS, int_columns=1)
+        self.pending: list[tuple[float, ...]] = []
+        if path.is_file() and path.stat().st_size:  # resumed: keep the file's columns (older runs lack one)
+            header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+            self.violation = EVAL_VIOLATION in header.split(",")
+        else:
+            self.violation = reports_violation(env)
+        columns = (*EVAL_COLUMNS, EVAL_VIOLATION) if self.violation else EVAL_COLUMNS
+        self.writer = MetricsWriter(path, columns, int_columns=1)
 
     def due(self) -> bool:
         t = self.env.total_steps
@@ -602,7 +611,10 @@ class _Evaluations:
         self.scale = result.optimal - result.uniform
         self.steps.append(t)
         self.regrets.append(result.regret)
-        self.pending.append((t, result.value, result.regret))
+        row: tuple[float, ...] = (t, result.value, result.regret)
+        if self.violation:
+            row += (math.nan if result.violation is None else result.violation,)
+        self.pending.append(row)
 
     def learn(self, end: int, budget_stop: Any) -> None:
         """Train up to step ``end``, evaluating at every multiple of ``eval_every`` (and at the budget)."""

@@ -78,8 +78,9 @@ def test_resume_cuts_evaluations_back_to_the_checkpoint(tmp_path: Path) -> None:
 
 def test_unsupported_env_fails_before_the_first_step(tmp_path: Path) -> None:
     cfg = config(tmp_path, eval_every=10)
-    cfg["env"] = {"id": "rl_suite/ConstrainedMAB-v0"}
-    cfg["agent"] = {"name": "opb"}
+    cfg["env"] = {"id": "rl_suite/RLHFToken-v0"}
+    cfg["agent"] = {"name": "ppo"}
+    cfg["device"] = "cpu"
     with pytest.raises(UserError, match="policy evaluation supports"):
         run_trial(cfg)
 
@@ -98,3 +99,27 @@ def test_compare_policy_regret(tmp_path: Path) -> None:
     assert (tmp_path / "report" / "policy_regret.png").stat().st_size > 0
     assert any("eval_every" in x.reason for x in report.left_out)
     assert "steps-to-ε" in report.to_markdown()
+
+
+def test_memoryless_sb3_agent_on_a_pomdp(tmp_path: Path) -> None:
+    cfg = config(tmp_path, agent="ppo", total_steps=256, checkpoint_every=128, eval_every=128, device="cpu")
+    cfg["env"] = {"id": "rl_suite/Tiger-v0"}
+    cfg["agent"]["hyperparams"] = {"n_steps": 64}
+    result = run_trial(cfg)
+    evals = read_metrics(result.path / EVALUATIONS)
+    assert evals["step"].tolist() == [128, 256]
+    assert np.isfinite(evals["policy_regret"]).all()
+    assert (evals["policy_regret"] >= -1e-9).all()
+
+
+def test_constrained_bandit_writes_policy_violation(tmp_path: Path) -> None:
+    cfg = config(tmp_path, agent="opb", total_steps=200, checkpoint_every=100, eval_every=100)
+    cfg["env"] = {"id": "rl_suite/ConstrainedMAB-v0"}
+    result = run_trial(cfg)
+    header = (result.path / EVALUATIONS).read_text().splitlines()[0]
+    assert header == "step,policy_value,policy_regret,policy_violation"
+    evals = read_metrics(result.path / EVALUATIONS)
+    assert evals["step"].tolist() == [100, 200]
+    assert np.isfinite(evals["policy_regret"]).all()
+    assert (evals["policy_violation"] >= 0).all()
+    assert np.isfinite(result.summary["final_policy_regret"])

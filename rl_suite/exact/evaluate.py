@@ -36,6 +36,8 @@ class PolicyEvaluation:
     """``V*``."""
     uniform: float
     """``V^unif``: the value of the uniformly random policy."""
+    violation: float | None = None
+    """Constrained bandits: the mean ``max(0, E_π[cost] − τ)`` of the policy (``None`` elsewhere)."""
 
     @property
     def regret(self) -> float:

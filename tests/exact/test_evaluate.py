@@ -131,7 +131,7 @@ def test_pomdp_window_policy_matches_evaluate_window_policy() -> None:
 
 
 def test_unsupported_env_is_one_line_naming_the_families() -> None:
-    env = gym.make("rl_suite/ConstrainedMAB-v0")
+    env = gym.make("rl_suite/RLHFToken-v0")
     with pytest.raises(UserError, match="tabular_mdp") as err:
         make_evaluator(env)
     assert "\n" not in str(err.value)
@@ -161,3 +161,109 @@ def test_agents_expose_their_policy_without_side_effects() -> None:
     before = ucb.rng.bit_generator.state
     assert ucb.policy_actions(np.zeros(3, dtype=np.int64), 0).shape == (3,)
     assert ucb.rng.bit_generator.state == before
+
+
+class _TableAgent:
+    """A memoryless agent: a fixed action per env observation."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = np.asarray(table, dtype=np.int64)
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        return self.table[np.asarray(observations, dtype=np.int64)]
+
+
+@pytest.mark.parametrize("obs_last_action", [False, True])
+def test_memoryless_policy_on_tmaze_matches_the_hand_value(obs_last_action: bool) -> None:
+    env = gym.make("rl_suite/TMaze-v0", length=3, obs_last_action=obs_last_action)
+    # Walk on cue-up and in the corridor, stall (up) on cue-down, turn up at the junction: 0.5·4 + 0.5·0.
+    base = np.array([0, 1, 0, 1])  # cue-up, cue-down, corridor, junction
+    table = np.tile(base, 4) if obs_last_action else base
+    result = make_evaluator(env)(_TableAgent(table))
+    assert result.optimal == pytest.approx(4.0)
+    assert result.value == pytest.approx(2.0)
+    assert result.regret == pytest.approx(2.0)
+
+
+class _FixedArm:
+    """An agent that plays one arm whatever it observes."""
+
+    def __init__(self, arm: int) -> None:
+        self.arm = arm
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        return np.full(len(observations), self.arm, dtype=np.int64)
+
+
+@pytest.mark.parametrize("env_id", ["rl_suite/SORTuning-v0", "rl_suite/SSORCGTuning-v0"])
+def test_solver_tuning_fixed_arm_by_hand(env_id: str, tmp_path: Any) -> None:
+    env = gym.make(env_id, m=4, horizon=12, omegas=[1.0, 1.3, 1.6], instance_seed=0, cache_dir=tmp_path)
+    evaluator = make_evaluator(env)
+    it = np.asarray(env.unwrapped.table.iterations, dtype=np.float64)  # (systems, arms)
+    for arm in range(3):
+        result = evaluator(_FixedArm(arm))
+        assert result.value == pytest.approx(-it[:, arm].mean())
+        assert result.regret == pytest.approx(it[:, arm].mean() - it.min(axis=1).mean())
+    assert result.uniform == pytest.approx(-it.mean())
+
+
+def test_solver_tuning_continuous_is_a_user_error(tmp_path: Any) -> None:
+    env = gym.make("rl_suite/SORTuning-v0", m=4, horizon=4, action_mode="continuous", cache_dir=tmp_path)
+    with pytest.raises(UserError, match="action_mode='grid'"):
+        make_evaluator(env)
+
+
+class _FixedPlay:
+    """An agent that plays one env action (a policy over arms, or a direction and scale) whatever it sees."""
+
+    def __init__(self, action: Any) -> None:
+        self.action = action
+
+    def policy_env_actions(self, observations: Any, h: int = 0) -> list[Any]:
+        return [self.action] * len(observations)
+
+
+def test_constrained_mab_policy_by_hand() -> None:
+    env = gym.make("rl_suite/ConstrainedMAB-v0")
+    base = env.unwrapped
+    r, c, tau = np.asarray(base.reward_means), np.asarray(base.cost_means), float(base.tau)
+    evaluator = make_evaluator(env)
+    for pi in (np.asarray(base.optimal_policy), np.full(r.size, 1.0 / r.size), np.eye(r.size)[r.argmax()]):
+        result = evaluator(_FixedPlay(pi))
+        assert result.optimal == pytest.approx(base.optimal_value)
+        assert result.value == pytest.approx(pi @ r)
+        assert result.violation == pytest.approx(max(0.0, pi @ c - tau))
+    assert evaluator(_FixedPlay(np.asarray(base.optimal_policy))).regret == pytest.approx(0.0, abs=1e-9)
+    assert result.uniform == pytest.approx(r.mean())
+
+
+def test_safe_linear_direction_and_scale_by_hand() -> None:
+    env = gym.make("rl_suite/SafeLinearBandit-v0", action_mode="tuple")
+    core = env.unwrapped.core
+    evaluator = make_evaluator(env)
+    _, table = core.observe(np.zeros((1, 0)))
+    for k, gamma in ((0, 0.0), (0, 0.5), (1, 1.0)):
+        result = evaluator(_FixedPlay((k, np.array([gamma]))))
+        assert result.value == pytest.approx(gamma * table[0, 0, k])
+        assert result.violation == pytest.approx(max(0.0, gamma * table[0, 1, k] - core.tau))
+
+
+def test_contextual_constrained_bandit_is_deterministic_and_safe_play_is_feasible() -> None:
+    env = gym.make("rl_suite/StagewiseConstrainedLinearBandit-v0")
+    evaluator = make_evaluator(env)
+    K = env.unwrapped.core.n_arms
+    safe = np.eye(K)[0]  # the known safe action (row 0)
+    a, b = evaluator(_FixedPlay(safe)), evaluator(_FixedPlay(safe))
+    assert a == b
+    assert a.violation == 0.0
+    assert a.regret >= -1e-12
+
+
+def test_frame_stacked_agent_on_a_pomdp_is_a_user_error() -> None:
+    class Stacked(_TableAgent):
+        class config:  # stands for an SB3 FrameStackConfig
+            frame_stack = 4
+
+    env = gym.make("rl_suite/Tiger-v0")
+    with pytest.raises(UserError, match="frame stack or recurrent"):
+        make_evaluator(env)(Stacked([0, 0]))
