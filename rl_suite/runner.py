@@ -48,9 +48,9 @@ from rl_suite.store import (
     RunLock,
     RunRecord,
     atomic_write_text,
+    contiguous_steps,
     fsync_path,
     inside,
-    metrics_problem,
     now,
     read_metrics,
     read_run,
@@ -212,23 +212,16 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
-    """The newest checkpoint folder of a run that verifies against its checksums."""
-    found = usable_checkpoint(Path(run_dir))
-    return None if found is None else found[0]
-
-
-def usable_checkpoint(run_dir: Path, max_step: int | None = None) -> tuple[Path, dict[str, Any]] | None:
-    """The newest checkpoint that verifies (and is at most ``max_step`` steps in), with its state.
+    """The newest checkpoint folder of a run that verifies against its checksums.
 
     A damaged newest checkpoint is passed over for the one before it.
     """
-    for path in reversed(_checkpoints(run_dir)):
-        if max_step is not None and (_step_of(path) or 0) > max_step:
-            continue
+    for path in reversed(_checkpoints(Path(run_dir))):
         try:
-            return path, verify_checkpoint(path)
+            verify_checkpoint(path)
         except StateError:
             continue
+        return path
     return None
 
 
@@ -278,12 +271,12 @@ def _restore_env(env: RegretRecorder, path: Path) -> None:
 
 
 def clean_stale_files(run_dir: Path) -> list[Path]:
-    """Remove what a killed writer can leave behind: temp files and unpublished checkpoint folders."""
+    """Remove what a killed writer can leave behind: temp files and every unpublished checkpoint entry."""
     removed = [p for p in run_dir.glob(".*.tmp") if p.is_file()]
     root = run_dir / CHECKPOINT
     if root.is_dir():
-        removed += [p for p in root.iterdir() if p.name.endswith(".tmp") or _step_of(p) is None]
-        removed += [p for p in root.iterdir() if _step_of(p) is not None and not (p / _STATE_FILE).is_file()]
+        published = set(_checkpoints(run_dir))
+        removed += [p for p in root.iterdir() if p not in published]
     for p in removed:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)
@@ -413,9 +406,7 @@ def _load_checkpoint(cfg: RunConfig, run_dir: Path) -> tuple[RegretRecorder, Any
         UserError: checkpoints exist but none can be used without leaving a gap in the metrics.
     """
     metrics_path = run_dir / METRICS
-    steps = read_metrics(metrics_path)["step"] if metrics_path.exists() else np.zeros(0)
-    n = steps.size
-    good = n if metrics_problem(steps, None) is None else int(np.flatnonzero(steps != np.arange(1, n + 1))[0])
+    good = contiguous_steps(read_metrics(metrics_path)["step"]) if metrics_path.exists() else 0
     published = _checkpoints(run_dir)
     if not published:
         return None

@@ -112,6 +112,43 @@ class PolicyWeights(gym.spaces.Box):
         return isinstance(other, PolicyWeights) and other.n == self.n
 
 
+def _nonnegative_rows(
+    actions: Any,
+    n: int,
+    num_envs: int | None,
+    *,
+    space: str,
+    entry: str,
+    expected: str,
+    not_a: str,
+    note: str = "",
+) -> np.ndarray:
+    """``actions`` as ``(1, n)`` or ``(num_envs, n)`` finite non-negative float64 rows, or a one-line error.
+
+    The shared checks of :func:`weight_actions` and :func:`simplex_actions`; the wording names the space
+    (``space``), what one entry is (``entry``) and what was expected.
+    """
+    shape = (n,) if num_envs is None else (num_envs, n)
+    try:
+        arr = np.asarray(actions, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UserError(f"action {actions!r} is not {not_a}") from None
+    if arr.shape != shape:
+        raise UserError(
+            f"action of shape {arr.shape} is outside {space}: expected {expected} of shape {shape}"
+        )
+    arr = arr.reshape(-1, n)
+    if not np.isfinite(arr).all():
+        raise UserError(f"action {arr.tolist()} has non-finite entries; expected {expected}")
+    if (arr < 0).any():
+        row, col = np.argwhere(arr < 0)[0]
+        raise UserError(
+            f"action has a negative {entry} {arr[row, col]:.6g} at arm {col}; expected {expected} "
+            f"over {n} arms{note}"
+        )
+    return arr
+
+
 def weight_actions(actions: Any, n: int, num_envs: int | None = None) -> np.ndarray:
     """Validate non-negative weights over ``n`` arms and return them normalised into policies (float64).
 
@@ -128,25 +165,16 @@ def weight_actions(actions: Any, n: int, num_envs: int | None = None) -> np.ndar
     Raises:
         UserError: wrong shape, or a non-finite or negative entry (the message names the value).
     """
-    shape = (n,) if num_envs is None else (num_envs, n)
-    try:
-        arr = np.asarray(actions, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserError(f"action {actions!r} is not a vector of {n} non-negative weights") from None
-    if arr.shape != shape:
-        raise UserError(
-            f"action of shape {arr.shape} is outside PolicyWeights({n}): expected non-negative weights "
-            f"of shape {shape}"
-        )
-    arr = arr.reshape(-1, n)
-    if not np.isfinite(arr).all():
-        raise UserError(f"action {arr.tolist()} has non-finite entries; expected non-negative weights")
-    if (arr < 0).any():
-        row, col = np.argwhere(arr < 0)[0]
-        raise UserError(
-            f"action has a negative weight {arr[row, col]:.6g} at arm {col}; expected non-negative weights "
-            f"over {n} arms (normalised into the policy)"
-        )
+    arr = _nonnegative_rows(
+        actions,
+        n,
+        num_envs,
+        space=f"PolicyWeights({n})",
+        entry="weight",
+        expected="non-negative weights",
+        not_a=f"a vector of {n} non-negative weights",
+        note=" (normalised into the policy)",
+    )
     sums = arr.sum(axis=1)
     zero = sums == 0
     if zero.any():  # equal weights, in the limit: the uniform policy
@@ -233,25 +261,15 @@ def simplex_actions(actions: Any, n: int, num_envs: int | None = None) -> np.nda
         UserError: wrong shape, a non-finite or negative entry, or a row whose sum is not 1 within
             :data:`SIMPLEX_ATOL` — the message names the value.
     """
-    shape = (n,) if num_envs is None else (num_envs, n)
-    try:
-        arr = np.asarray(actions, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UserError(f"action {actions!r} is not a probability vector over {n} arms") from None
-    if arr.shape != shape:
-        raise UserError(
-            f"action of shape {arr.shape} is outside Simplex({n}): expected a probability vector "
-            f"of shape {shape}"
-        )
-    arr = arr.reshape(-1, n)
-    if not np.isfinite(arr).all():
-        raise UserError(f"action {arr.tolist()} has non-finite entries; expected a probability vector")
-    if (arr < 0).any():
-        row, col = np.argwhere(arr < 0)[0]
-        raise UserError(
-            f"action has a negative probability {arr[row, col]:.6g} at arm {col}; "
-            f"expected a probability vector over {n} arms"
-        )
+    arr = _nonnegative_rows(
+        actions,
+        n,
+        num_envs,
+        space=f"Simplex({n})",
+        entry="probability",
+        expected="a probability vector",
+        not_a=f"a probability vector over {n} arms",
+    )
     sums = arr.sum(axis=1)
     bad = np.abs(sums - 1.0) > SIMPLEX_ATOL
     if bad.any():

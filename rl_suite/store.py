@@ -436,6 +436,12 @@ def read_metrics(path: Path) -> dict[str, np.ndarray]:
     return {c: data[:, i] for i, c in enumerate(columns)}
 
 
+def contiguous_steps(steps: np.ndarray) -> int:
+    """How many leading rows of a ``step`` column read ``1, 2, ..., k`` (the rows that can be trusted)."""
+    bad = np.flatnonzero(steps != np.arange(1, steps.size + 1))
+    return int(bad[0]) if bad.size else int(steps.size)
+
+
 def metrics_problem(steps: np.ndarray, steps_done: int | None) -> str | None:
     """Why a run's ``step`` column cannot be trusted, or ``None`` when it is ``1, 2, ..., steps_done``.
 
@@ -444,9 +450,8 @@ def metrics_problem(steps: np.ndarray, steps_done: int | None) -> str | None:
         steps_done: the steps the summary says were done (``None``: only check the steps are contiguous).
     """
     n = steps.size
-    if n and not np.array_equal(steps, np.arange(1, n + 1)):
-        diffs = np.flatnonzero(steps != np.arange(1, n + 1))
-        at = int(diffs[0])
+    at = contiguous_steps(steps)
+    if at < n:
         prev = int(steps[at - 1]) if at > 0 else 0
         return f"metrics have a gap or repeat after step {prev} (row {at + 2} has step {steps[at]:.0f})"
     if steps_done is not None and n != steps_done:

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rl_suite.compare.loading import LeftOut, common_steps, load_runs
+from rl_suite.compare.loading import LeftOut, common_steps, load_runs, report_entries
 from rl_suite.compare.plots import _style_axes, agent_colors, band
 from rl_suite.compare.tables import statistic_fn
 from rl_suite.errors import UserError
@@ -232,16 +232,7 @@ def compare_policy_regret(
             "random_state": random_state,
             "rows": table,
             "aggregate": agg,
-            "skipped": [{"path": x.path, "status": x.kind, "reason": x.reason} for x in left_out],
-            "runs": [
-                {
-                    "env_id": r.env_id,
-                    "agent": r.label,
-                    "seeds": [x.seed for x in r.runs],
-                    "paths": [str(x.path) for x in r.runs],
-                }
-                for r in rows
-            ],
+            **report_entries(left_out, rows),
         },
     )
     return report

@@ -26,7 +26,7 @@ import numpy as np
 
 from rl_suite.errors import UserError
 from rl_suite.regret import exponent_grid, fit_regret_exponent
-from rl_suite.store import CONFIG, METRICS, SUMMARY, RunRecord, metrics_problem, read_run
+from rl_suite.store import CONFIG, METRICS, SUMMARY, RunRecord, contiguous_steps, metrics_problem, read_run
 
 #: Most points a curve is evaluated at (plots and bands).
 GRID_POINTS = 400
@@ -110,6 +110,25 @@ class LoadedRuns:
     def skipped(self) -> list[tuple[str, str]]:
         """``(path, kind)`` of every run left out."""
         return [(x.path, x.kind) for x in self.left_out]
+
+
+def report_entries(left_out: Iterable[LeftOut], groups: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
+    """The ``skipped`` and ``runs`` lists of a ``report.json``.
+
+    What was left out, and which runs each row pooled (``groups`` have ``env_id``, ``label`` and ``runs``).
+    """
+    return {
+        "skipped": [{"path": x.path, "status": x.kind, "reason": x.reason} for x in left_out],
+        "runs": [
+            {
+                "env_id": g.env_id,
+                "agent": g.label,
+                "seeds": [r.seed for r in g.runs],
+                "paths": [str(r.path) for r in g.runs],
+            }
+            for g in groups
+        ],
+    }
 
 
 # --------------------------------------------------------------------------- finding run folders
@@ -303,10 +322,7 @@ def _curves_by_step(run: RunRecord, steps_done: int | None) -> tuple[RunCurves, 
     order = np.argsort(steps, kind="stable") if np.any(np.diff(steps) < 0) else slice(None)
     steps = steps[order]
     problem = metrics_problem(steps, steps_done)
-    n = steps.size
-    if problem is not None:
-        bad = np.flatnonzero(steps != np.arange(1, steps.size + 1))
-        n = int(bad[0]) if bad.size else steps.size
+    n = contiguous_steps(steps)
     cum = metrics["cumulative_regret"][order][:n]
     viol = metrics.get("violation")
     return RunCurves(run, cum, None if viol is None else viol[order][:n]), problem

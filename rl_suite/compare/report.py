@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rl_suite.compare.aggregate import AggregateReport, aggregate_groups, write_aggregate
-from rl_suite.compare.loading import Group, LeftOut, align, common_steps, load_runs
+from rl_suite.compare.loading import Group, LeftOut, align, common_steps, load_runs, report_entries
 from rl_suite.compare.plots import plot_groups
 from rl_suite.compare.tables import markdown, statistic_fn, summarise, write_csv
 from rl_suite.errors import UserError
@@ -154,17 +154,8 @@ def compare_runs(
             "random_state": random_state,
             "steps": steps,
             "rows": rows,
-            "skipped": [{"path": x.path, "status": x.kind, "reason": x.reason} for x in loaded.left_out],
+            **report_entries(loaded.left_out, groups),
             "notes": report.notes,
-            "runs": [
-                {
-                    "env_id": g.env_id,
-                    "agent": g.label,
-                    "seeds": [r.seed for r in g.runs],
-                    "paths": [str(r.path) for r in g.runs],
-                }
-                for g in groups
-            ],
         },
     )
     return report
