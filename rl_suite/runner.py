@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import math
 import os
 import resource
@@ -36,7 +35,7 @@ from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, pars
 from rl_suite.errors import UserError
 from rl_suite.evaluation import Evaluator, make_evaluator, reports_violation, steps_to_epsilon
 from rl_suite.regret import RegretRecorder, fit_regret_exponent
-from rl_suite.state import StateError, StatefulEnv, read_state, write_state
+from rl_suite.state import StateError, StatefulEnv, read_json_object, read_state, write_state
 from rl_suite.store import (
     CHECKPOINT,
     CONFIG,
@@ -193,11 +192,8 @@ def verify_checkpoint(path: Path) -> dict[str, Any]:
         raise StateError(
             f"{path} was written by an older rl_suite that pickled the env, which is never loaded"
         )
-    try:
-        state = json.loads((path / _STATE_FILE).read_bytes().decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StateError(f"{path / _STATE_FILE} is damaged ({type(exc).__name__})") from None
-    files = state.get("files") if isinstance(state, dict) else None
+    state = read_json_object(path / _STATE_FILE, StateError)
+    files = state.get("files")
     if not isinstance(files, dict) or not files or not isinstance(state.get("steps"), int):
         raise StateError(f"{path / _STATE_FILE} is damaged (no steps or checksums)")
     if not isinstance(state.get("recorder"), dict) or not isinstance(state.get("wall_time_s"), (int, float)):

@@ -143,6 +143,22 @@ def write_state(state: State, folder: str | Path, name: str) -> list[Path]:
     return [json_path, npz_path]
 
 
+def read_json_object(path: str | Path, error: type[UserError] = UserError) -> dict[str, Any]:
+    """The JSON object in ``path``; a missing, non-UTF-8, invalid or non-object file is one ``error`` line."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise error(f"{path} cannot be read ({exc.strerror or type(exc).__name__})") from None
+    except UnicodeDecodeError:
+        raise error(f"{path} is damaged (not UTF-8 text)") from None
+    except json.JSONDecodeError as exc:
+        raise error(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path} must hold a JSON object, got {type(data).__name__}")
+    return data
+
+
 def read_state(folder: str | Path, name: str) -> State:
     """Read a state written by :func:`write_state`; a damaged file is a one-line :class:`StateError`."""
     folder = Path(folder)
@@ -150,12 +166,7 @@ def read_state(folder: str | Path, name: str) -> State:
     for p in (json_path, npz_path):
         if not p.is_file():
             raise StateError(f"{p} is missing")
-    try:
-        encoded = json.loads(json_path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise StateError(f"{json_path} is not valid JSON ({exc})") from None
-    if not isinstance(encoded, dict):
-        raise StateError(f"{json_path} must hold a JSON object, got {type(encoded).__name__}")
+    encoded = read_json_object(json_path, StateError)
     try:
         with np.load(npz_path, allow_pickle=False) as arrays:
             return _decode(encoded, arrays, str(npz_path))

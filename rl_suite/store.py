@@ -36,6 +36,7 @@ import numpy as np
 import yaml
 
 from rl_suite.errors import UserError
+from rl_suite.state import read_json_object
 
 SUMMARY = "summary.json"
 CONFIG = "config.yaml"
@@ -476,14 +477,7 @@ def read_run(path: str | Path) -> RunRecord:
     summary_path = path / SUMMARY
     if not summary_path.is_file():
         raise UserError(f"{path} is not a run folder (no {SUMMARY})")
-    try:
-        summary = json.loads(summary_path.read_bytes().decode("utf-8"))
-    except UnicodeDecodeError:
-        raise UserError(f"{summary_path} is damaged (not UTF-8 text)") from None
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{summary_path} is not valid JSON: {exc.msg} at line {exc.lineno}") from None
-    if not isinstance(summary, dict):
-        raise UserError(f"{summary_path} must hold a JSON object, got {type(summary).__name__}")
+    summary = read_json_object(summary_path)
     for key, typ in REQUIRED_SUMMARY.items():
         value = summary.get(key)
         if not isinstance(value, typ) or isinstance(value, bool):
