@@ -184,12 +184,7 @@ class SB3Agent(Agent[SB3Config]):
 
     def _adapted_batch(self, observations: Any) -> np.ndarray:
         """Raw env observations ``(n, ...)`` as the model sees them (adapted; a fresh frame stack)."""
-        out = []
-        for obs in observations:
-            for wrapper in self._obs_chain:
-                obs = wrapper.observation(obs)
-            out.append(np.asarray(obs))
-        batch = np.stack(out)
+        batch = np.stack([self._adapt(obs) for obs in observations])
         stack = self.config.frame_stack
         return np.stack([batch] * stack, axis=1) if stack > 1 else batch
 
@@ -205,6 +200,27 @@ class SB3Agent(Agent[SB3Config]):
         else:
             action, _ = self.model.predict(batch, deterministic=True)
         return np.asarray(action).reshape(batch.shape[0], -1)[:, 0].astype(np.int64)
+
+    def stack_policy_actions(self, stacks: Any) -> np.ndarray:
+        """Deterministic actions on frame stacks: raw env observations ``(n, k, ...)``, oldest first.
+
+        ``k`` is ``frame_stack``; a stack at the start of an episode is padded with its first observation
+        (as Gymnasium's ``FrameStackObservation(padding_type="reset")`` pads it in training).
+        """
+        stacks = list(stacks)
+        k = self.config.frame_stack
+        if any(len(stack) != k for stack in stacks):
+            raise ValueError(f"frame stacks must hold frame_stack={k} observations each")
+        frames = np.stack([self._adapt(obs) for stack in stacks for obs in stack])
+        batch = frames.reshape(len(stacks), k, *frames.shape[1:]) if k > 1 else frames
+        action, _ = self.model.predict(batch, deterministic=True)
+        return np.asarray(action).reshape(len(stacks), -1)[:, 0].astype(np.int64)
+
+    def _adapt(self, obs: Any) -> np.ndarray:
+        """One raw env observation as the model sees it before stacking."""
+        for wrapper in self._obs_chain:
+            obs = wrapper.observation(obs)
+        return np.asarray(obs)
 
     def policy_probs(self, observations: Any, h: int = 0) -> np.ndarray | None:
         """``(n, A)`` action probabilities of an actor-critic's policy on Discrete actions, else ``None``."""
@@ -367,6 +383,18 @@ class RecurrentPPOAgent(SB3Agent):
     algo_path = "sb3_contrib:RecurrentPPO"
     default_policy = "MlpLstmPolicy"
     requirement = "sb3-contrib"
+
+    def recurrent_action(self, obs: Any, state: Any | None) -> tuple[int, Any]:
+        """The deterministic action on one raw env observation, and the LSTM state after it.
+
+        ``state`` is the state this method returned for the previous step of the episode, or ``None`` at
+        the episode's first step (the LSTM starts from zeros, as in training after a reset). Deterministic
+        prediction draws no random numbers, so reading the policy leaves training unchanged.
+        """
+        batch = self._adapted_batch([obs])
+        start = np.array([state is None])
+        action, new_state = self.model.predict(batch, state=state, episode_start=start, deterministic=True)
+        return int(np.asarray(action).reshape(-1)[0]), new_state
 
 
 class FrameStackConfig(SB3Config):

@@ -36,9 +36,10 @@ What is evaluated, per env family:
   by branching on observations otherwise (NaN where the history tree is too big). An agent without one is
   read as **memoryless** (SB3 PPO/A2C/DQN, tabular learners): ``policy_actions`` on every env observation at
   every step is a window policy of width 0 (width 1 with ``obs_last_action``, whose observation encodes the
-  previous action), evaluated by the same function; frame-stacked (``ppo-framestack``) and recurrent agents
-  see more than the current observation and are refused with a UserError. ``V*`` is the env's reference
-  value and ``V^unif`` the hidden-state chain under uniform actions;
+  previous action), evaluated by the same function. A frame-stacked agent (``ppo-framestack``: the last k
+  observations) is a window policy of width k − 1, evaluated the same way, and a recurrent one
+  (``recurrent-ppo``) is a history policy fed one observation at a time, evaluated by branching. ``V*`` is
+  the env's reference value and ``V^unif`` the hidden-state chain under uniform actions;
 * **RLHF** (``rlhf``): ``J_β`` of the agent's attached sequence policy over enumerated responses
   (:mod:`rl_suite.exact.kl`), averaged over the prompt pool (drawn uniformly).
 
@@ -239,37 +240,70 @@ def _pomdp(base: Any) -> Evaluator:
 
 
 def _memoryless_regret(base: Any, agent: Any) -> float:
-    """Regret of an agent without history policy read as memoryless: its action on the current observation.
+    """Regret of an agent without a history policy, read from what it sees of the history.
 
-    The table ``(H, n_env_observations)`` of ``agent.policy_actions`` on every env observation at every
-    step is a window policy: of width 0 over model observations, or of width 1 with ``obs_last_action``
-    (the env observation encodes the previous action and the current observation), evaluated exactly by
-    :func:`rl_suite.exact.pomdp.evaluate_window_policy`. Agents that see more than the current observation
-    (a frame stack, a recurrent policy) have no such table: a :class:`~rl_suite.errors.UserError`.
+    * **memoryless** (SB3 PPO/A2C/DQN, tabular learners): ``agent.policy_actions`` on the current env
+      observation is a window policy of width 0 over model observations (width 1 with ``obs_last_action``,
+      whose env observation encodes the previous action);
+    * **frame-stacked** (``frame_stack = k > 1``, e.g. ``ppo-framestack``): ``agent.stack_policy_actions``
+      on the last k env observations (padded at the episode's start with its first one, as in training)
+      is a window policy of width ``k − 1`` (``k`` with ``obs_last_action``);
+
+    both evaluated exactly by :func:`rl_suite.exact.pomdp.evaluate_window_policy`, without branch limit.
+
+    * **recurrent** (``recurrent-ppo``): ``agent.recurrent_action`` fed the episode's env observations one
+      by one from a fresh state is a history policy, evaluated by branching on observations (NaN where the
+      history tree is too big); the state after each history prefix is kept, so each live history costs
+      one recurrent step.
+
+    Raises:
+        UserError: The agent has none of these (its policy cannot be read).
     """
-    name = type(agent).__name__
-    stack = getattr(getattr(agent, "config", None), "frame_stack", 1)
-    recurrent = "Recurrent" in str(getattr(agent, "algo_path", ""))
-    if (
-        not callable(getattr(agent, "policy_actions", None))
-        or recurrent
-        or (isinstance(stack, int) and stack > 1)
-    ):
-        raise UserError(
-            f"eval_every on a POMDP needs a frozen history policy (history_policy: window-ucbvi, "
-            f"belief-planner, omle-lite) or a memoryless policy (policy_actions on the current observation); "
-            f"{name} has memory that cannot be evaluated exactly (frame stack or recurrent state)"
-        )
     H, n_obs = int(base.max_steps), int(base.n_observations)
     last_action = bool(getattr(base, "obs_last_action", False))
+
+    def encode(x: tuple[int, ...], t: int) -> int:
+        """The env observation at the t-th observation of the window or history ``x``."""
+        a_prev = x[2 * t - 1] if t > 0 else -1
+        return (a_prev + 1) * n_obs + x[2 * t] if last_action else x[2 * t]
+
+    stack = getattr(getattr(agent, "config", None), "frame_stack", 1)
+    if callable(getattr(agent, "recurrent_action", None)):
+        states: dict[tuple[int, ...], tuple[int, Any]] = {}
+
+        def step(x: tuple[int, ...]) -> tuple[int, Any]:
+            if x not in states:
+                prior = None if len(x) == 1 else step(x[:-2])[1]
+                states[x] = agent.recurrent_action(np.int64(encode(x, len(x) // 2)), prior)
+            return states[x]
+
+        regret = base.pseudo_regret(lambda x: step(tuple(int(v) for v in x))[0])
+        return math.nan if regret is None else float(regret)
+    if isinstance(stack, int) and stack > 1 and callable(getattr(agent, "stack_policy_actions", None)):
+        cache: dict[tuple[int, ...], int] = {}
+
+        def stacked(h: int, x: tuple[int, ...]) -> int:
+            n = len(x) // 2  # observations before the current one in the window
+            frames = [encode(x, max(t, 0)) for t in range(n - stack + 1, n + 1)]
+            key = tuple(frames)
+            if key not in cache:
+                cache[key] = int(agent.stack_policy_actions(np.asarray([frames], dtype=np.int64))[0])
+            return cache[key]
+
+        regret = base.pseudo_regret(stacked, window=stack - 1 + int(last_action))
+        return math.nan if regret is None else float(regret)
+    if not callable(getattr(agent, "policy_actions", None)) or (isinstance(stack, int) and stack > 1):
+        raise UserError(
+            f"eval_every on a POMDP needs a frozen history policy (history_policy: window-ucbvi, "
+            f"belief-planner, omle-lite), a memoryless policy (policy_actions on the current observation), "
+            f"a frame-stack policy (stack_policy_actions) or a recurrent one (recurrent_action); "
+            f"{type(agent).__name__} has none of these"
+        )
     encoded = np.arange(int(base.observation_space.n), dtype=np.int64)
     table = np.stack([np.asarray(agent.policy_actions(encoded, h), dtype=np.int64) for h in range(H)])
 
     def windowed(h: int, x: tuple[int, ...]) -> int:
-        if not last_action:
-            return int(table[h, x[-1]])
-        a_prev = x[-2] if len(x) > 1 else -1
-        return int(table[h, (a_prev + 1) * n_obs + x[-1]])
+        return int(table[h, encode(x, len(x) // 2)])
 
     regret = base.pseudo_regret(windowed, window=1 if last_action else 0)
     return math.nan if regret is None else float(regret)

@@ -566,7 +566,8 @@ class _Evaluations:
     training unchanged: ``learn`` continues exactly); SB3-style agents, whose ``learn(n)`` finishes a
     rollout, are evaluated from the per-step callback instead, so that their chunking is not changed. The
     rows go to ``evaluations.csv`` (append-only, flushed with each chunk, cut back to the checkpoint on
-    resume), and the summary gets ``final_policy_regret`` and ``steps_to_epsilon``.
+    resume), and the summary gets ``final_policy_regret`` and ``steps_to_epsilon`` (and, on the constrained
+    bandits, ``final_policy_violation``).
     """
 
     def __init__(
@@ -578,6 +579,7 @@ class _Evaluations:
         old = read_metrics(path) if path.is_file() else {}
         self.steps = [int(x) for x in old.get("step", ())]
         self.regrets = [float(x) for x in old.get("policy_regret", ())]
+        self.violations = [float(x) for x in old.get(EVAL_VIOLATION, ())]
         self.scale: float | None = None  # V* − V^uniform, known after the first evaluation
         self.pending: list[tuple[float, ...]] = []
         if path.is_file() and path.stat().st_size:  # resumed: keep the file's columns (older runs lack one)
@@ -600,7 +602,9 @@ class _Evaluations:
         self.regrets.append(result.regret)
         row: tuple[float, ...] = (t, result.value, result.regret)
         if self.violation:
-            row += (math.nan if result.violation is None else result.violation,)
+            violation = math.nan if result.violation is None else result.violation
+            self.violations.append(violation)
+            row += (violation,)
         self.pending.append(row)
 
     def learn(self, end: int, budget_stop: Any) -> None:
@@ -628,6 +632,8 @@ class _Evaluations:
             self.pending.clear()
         if self.regrets:
             summary["final_policy_regret"] = self.regrets[-1]
+        if self.violations:  # constrained bandits: max(0, E_π[cost] − τ) of the last evaluated policy
+            summary["final_policy_violation"] = self.violations[-1]
         if self.scale is not None:
             summary["uniform_policy_regret"] = self.scale  # V* − V^uniform: the scale of ε
             summary["steps_to_epsilon"] = steps_to_epsilon(self.steps, self.regrets, self.scale, self.eps)

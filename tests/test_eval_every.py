@@ -123,3 +123,48 @@ def test_constrained_bandit_writes_policy_violation(tmp_path: Path) -> None:
     assert np.isfinite(evals["policy_regret"]).all()
     assert (evals["policy_violation"] >= 0).all()
     assert np.isfinite(result.summary["final_policy_regret"])
+    assert result.summary["final_policy_violation"] == evals["policy_violation"][-1]
+
+
+def test_compare_reports_the_final_policy_violation(tmp_path: Path) -> None:
+    for seed in (0, 1):
+        cfg = config(tmp_path, agent="opb", seed=seed, total_steps=200, checkpoint_every=100, eval_every=100)
+        cfg["env"] = {"id": "rl_suite/ConstrainedMAB-v0"}
+        run_trial(cfg)
+    report = compare_policy_regret([tmp_path / "runs"], tmp_path / "report", reps=200)
+    (row,) = report.rows
+    runs = [p for p in (tmp_path / "runs").iterdir() if (p / EVALUATIONS).is_file()]
+    finals = [read_metrics(p / EVALUATIONS)["policy_violation"][-1] for p in runs]
+    assert len(finals) == 2
+    assert row["final_policy_violation"] == pytest.approx(np.mean(finals))
+    assert row["violation_low"] <= row["final_policy_violation"] <= row["violation_high"]
+    assert "mean violation" in report.to_markdown()
+    assert "final_policy_violation" in (tmp_path / "report" / "table.csv").read_text().splitlines()[0]
+
+
+def test_a_copy_with_evaluations_is_the_one_counted(tmp_path: Path) -> None:
+    # eval_every does not change training, so it is not part of the run identity: of two copies of one run,
+    # compare counts the one with exact evaluations (whichever was written first).
+    plain = run_trial(config(tmp_path, out=str(tmp_path / "a")))
+    evaluated = run_trial(config(tmp_path, out=str(tmp_path / "b"), eval_every=300))
+    assert plain.summary["config_hash"] == evaluated.summary["config_hash"]
+    report = compare_policy_regret([tmp_path / "a", tmp_path / "b"], tmp_path / "report", reps=100)
+    assert report.rows[0]["seeds"] == 1
+    dropped = [x for x in report.left_out if x.kind == "duplicate"]
+    assert len(dropped) == 1 and str(plain.path) in dropped[0].line()
+    assert "exact policy evaluations" in dropped[0].line()
+
+
+@pytest.mark.parametrize(
+    ("agent", "settings"),
+    [("ppo-framestack", {"frame_stack": 2}), ("recurrent-ppo", {})],
+)
+def test_memory_sb3_agents_on_a_pomdp(tmp_path: Path, agent: str, settings: dict[str, Any]) -> None:
+    cfg = config(tmp_path, agent=agent, total_steps=128, checkpoint_every=128, eval_every=64, device="cpu")
+    cfg["env"] = {"id": "rl_suite/Tiger-v0", "max_steps": 4}
+    cfg["agent"].update(settings, hyperparams={"n_steps": 64, "batch_size": 64, "n_epochs": 1})
+    result = run_trial(cfg)
+    evals = read_metrics(result.path / EVALUATIONS)
+    assert evals["step"].tolist() == [64, 128]
+    assert np.isfinite(evals["policy_regret"]).all()
+    assert (evals["policy_regret"] >= -1e-9).all()

@@ -55,6 +55,8 @@ class LearningRow:
     reached: np.ndarray
     """``(n_seeds,)`` steps-to-ε of each run (``inf``: not within the row's steps)."""
     epsilon: float
+    violations: np.ndarray | None = None
+    """``(n_seeds,)`` mean constraint violation of each run's last evaluated policy (constrained bandits)."""
 
 
 @dataclass
@@ -91,6 +93,20 @@ class LearningReport:
                     f"| {r['reached']}/{r['seeds']} | {r['epsilon']:g} |"
                 )
             out.append("")
+            constrained = [x for x in self.rows if x["env"] == env and "final_policy_violation" in x]
+            if constrained:
+                out += [
+                    f"Final policy's mean violation max(0, E_π[cost] − τ) ({self.statistic}, 95% CI):",
+                    "",
+                    "| agent | violation | 95% CI |",
+                    "|---|---|---|",
+                    *(
+                        f"| {r['agent']} | {r['final_policy_violation']:.4g} "
+                        f"| [{r['violation_low']:.4g}, {r['violation_high']:.4g}] |"
+                        for r in constrained
+                    ),
+                    "",
+                ]
         if self.aggregate_rows:
             out += [
                 "### All envs — final policy regret / (V* − V^unif) (0: optimal, 1: uniform policy)",
@@ -147,7 +163,13 @@ def _row(
         s = run.summary.get("steps_to_epsilon")
         if isinstance(s, int) and s <= T:
             reached[i] = s
-    return LearningRow(env, label, runs, steps, curves, scales, reached, eps)
+    violations = None
+    if steps.size and all("policy_violation" in e for e in evals):
+        at = steps[-1]
+        violations = np.array(
+            [e["policy_violation"][np.searchsorted(e["step"].astype(np.int64), at)] for e in evals]
+        )
+    return LearningRow(env, label, runs, steps, curves, scales, reached, eps, violations)
 
 
 def compare_policy_regret(
@@ -219,7 +241,8 @@ def compare_policy_regret(
     report = LearningReport(table, left_out, files, statistic, agg)
     files["table.md"].write_text(report.to_markdown(), encoding="utf-8")
     with files["table.csv"].open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(table[0]))
+        columns = list(dict.fromkeys(k for row in table for k in row))  # violation columns: constrained rows
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
         writer.writeheader()
         writer.writerows(table)
     write_json(
@@ -262,6 +285,19 @@ def _summarise(row: LearningRow, stat: Any, reps: int, random_state: int | None)
         "steps_high": float(shi),
         "reached": int(np.isfinite(row.reached).sum()),
         "reached_fraction": float(np.isfinite(row.reached).mean()),
+        **_violation_summary(row, stat, reps, random_state),
+    }
+
+
+def _violation_summary(row: LearningRow, stat: Any, reps: int, random_state: int | None) -> dict[str, Any]:
+    """The final policy's mean violation ``max(0, E_π[cost] − τ)`` (statistic and 95 % CI), where recorded."""
+    if row.violations is None or not np.isfinite(row.violations).all():
+        return {}
+    lo, hi = bootstrap_ci(row.violations, stat, reps, random_state=random_state)
+    return {
+        "final_policy_violation": float(stat(row.violations, axis=0)),
+        "violation_low": float(lo),
+        "violation_high": float(hi),
     }
 
 

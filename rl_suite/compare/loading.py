@@ -26,7 +26,16 @@ import numpy as np
 
 from rl_suite.errors import UserError
 from rl_suite.regret import exponent_grid, fit_regret_exponent
-from rl_suite.store import CONFIG, METRICS, SUMMARY, RunRecord, contiguous_steps, metrics_problem, read_run
+from rl_suite.store import (
+    CONFIG,
+    EVALUATIONS,
+    METRICS,
+    SUMMARY,
+    RunRecord,
+    contiguous_steps,
+    metrics_problem,
+    read_run,
+)
 
 #: Most points a curve is evaluated at (plots and bands).
 GRID_POINTS = 400
@@ -239,8 +248,10 @@ def run_identity(run: RunRecord, env_kwargs: dict[str, Any], agent_settings: dic
     return f"settings (hash {digest}) and seed {run.seed}"
 
 
-def _completeness(run: RunRecord) -> tuple[bool, int]:
-    return run.status == "completed", int(run.summary["steps_done"])
+def _completeness(run: RunRecord) -> tuple[bool, int, bool]:
+    """Completed first, then more steps done, then exactly evaluated (``eval_every``: not in the identity)."""
+    evaluated = run.summary.get("eval_every") is not None and (run.path / EVALUATIONS).is_file()
+    return run.status == "completed", int(run.summary["steps_done"]), evaluated
 
 
 def _started(run: RunRecord) -> str:
@@ -248,11 +259,13 @@ def _started(run: RunRecord) -> str:
 
 
 def _why_kept(kept: RunRecord, dropped: RunRecord) -> str:
-    (k_done, k_steps), (d_done, d_steps) = _completeness(kept), _completeness(dropped)
+    (k_done, k_steps, k_eval), (d_done, d_steps, d_eval) = _completeness(kept), _completeness(dropped)
     if k_done != d_done:
         return f"it is completed, this one is {dropped.status}"
     if k_steps != d_steps:
         return f"it has more steps done ({k_steps:,} > {d_steps:,})"
+    if k_eval != d_eval:
+        return "it has exact policy evaluations (eval_every), this one has none"
     if _started(kept) != _started(dropped):
         return f"the copies are equally complete and it was started first ({_started(kept)})"
     return "the copies are equally complete; the first by path is kept"
@@ -263,7 +276,9 @@ def deduplicate(
 ) -> tuple[list[RunRecord], list[LeftOut]]:
     """Count each run once: among folders of the same identity keep the most complete one.
 
-    The most complete is the completed one, then the one with the most steps done; among equally complete
+    The most complete is the completed one, then the one with the most steps done, then the one with exact
+    policy evaluations (``eval_every`` does not change training, so it is not part of the identity); among
+    equally complete
     copies the one started first (the run that later copies repeat), then the first by path.
 
     Args:

@@ -259,11 +259,115 @@ def test_contextual_constrained_bandit_is_deterministic_and_safe_play_is_feasibl
     assert a.regret >= -1e-12
 
 
-def test_frame_stacked_agent_on_a_pomdp_is_a_user_error() -> None:
-    class Stacked(_TableAgent):
-        class config:  # stands for an SB3 FrameStackConfig
-            frame_stack = 4
+def _frames_action(frames: Any, n_actions: int) -> int:
+    """A fixed, order-sensitive deterministic rule on a frame stack (or an observation sequence)."""
+    return int(sum((7**i) * (int(f) + 1) for i, f in enumerate(frames)) % 5 % n_actions)
 
+
+class _Stacked:
+    """A frame-stack agent: a fixed rule on the last k env observations."""
+
+    def __init__(self, k: int, n_actions: int) -> None:
+        self.config = type("Config", (), {"frame_stack": k})()
+        self.n_actions = n_actions
+
+    def policy_actions(self, observations: Any, h: int = 0) -> np.ndarray:
+        raise AssertionError("a frame-stack agent is read through stack_policy_actions")
+
+    def stack_policy_actions(self, stacks: Any) -> np.ndarray:
+        return np.array([_frames_action(frames, self.n_actions) for frames in np.asarray(stacks)])
+
+
+class _Recurrent:
+    """A recurrent agent whose state is every env observation of the episode so far."""
+
+    def __init__(self, n_actions: int) -> None:
+        self.n_actions = n_actions
+
+    def recurrent_action(self, obs: Any, state: Any | None) -> tuple[int, Any]:
+        seen = (() if state is None else state) + (int(obs),)
+        return _frames_action(seen, self.n_actions), seen
+
+
+def _env_observations(history: tuple[int, ...], n_obs: int, last_action: bool) -> list[int]:
+    """The env observations of a model history ``(o_0, a_0, ..., o_t)`` (``obs_last_action`` encoding)."""
+    out = []
+    for t in range(len(history) // 2 + 1):
+        a_prev = history[2 * t - 1] if t > 0 else -1
+        out.append((a_prev + 1) * n_obs + history[2 * t] if last_action else history[2 * t])
+    return out
+
+
+@pytest.mark.parametrize("obs_last_action", [False, True])
+@pytest.mark.parametrize("k", [2, 3])
+def test_frame_stack_policy_matches_its_history_policy(k: int, obs_last_action: bool) -> None:
+    env = gym.make("rl_suite/Tiger-v0", max_steps=5, obs_last_action=obs_last_action)
+    base = env.unwrapped
+    A, n_obs = base.n_actions, base.n_observations
+
+    def history_policy(history: tuple[int, ...]) -> int:
+        seen = _env_observations(tuple(history), n_obs, obs_last_action)
+        padded = [seen[0]] * max(0, k - len(seen)) + seen[-k:]  # padded at reset with the first one
+        return _frames_action(padded, A)
+
+    expected = base.optimal_value() - base.pseudo_regret(history_policy)
+    result = make_evaluator(env)(_Stacked(k, A))
+    assert result.value == pytest.approx(expected, abs=1e-10)
+
+
+@pytest.mark.parametrize("obs_last_action", [False, True])
+def test_recurrent_policy_matches_its_history_policy(obs_last_action: bool) -> None:
+    env = gym.make("rl_suite/Tiger-v0", max_steps=5, obs_last_action=obs_last_action)
+    base = env.unwrapped
+    A, n_obs = base.n_actions, base.n_observations
+
+    def history_policy(history: tuple[int, ...]) -> int:
+        return _frames_action(_env_observations(tuple(history), n_obs, obs_last_action), A)
+
+    expected = base.optimal_value() - base.pseudo_regret(history_policy)
+    result = make_evaluator(env)(_Recurrent(A))
+    assert result.value == pytest.approx(expected, abs=1e-10)
+    assert result.regret > 0.1  # the rule is far from optimal: the comparison is not between two zeros
+
+
+def test_agent_without_a_readable_policy_on_a_pomdp_is_a_user_error() -> None:
     env = gym.make("rl_suite/Tiger-v0")
-    with pytest.raises(UserError, match="frame stack or recurrent"):
-        make_evaluator(env)(Stacked([0, 0]))
+    with pytest.raises(UserError, match="stack_policy_actions"):
+        make_evaluator(env)(object())
+
+
+def _rollout_returns(agent: Any, episodes: int, seed: int) -> np.ndarray:
+    """Returns of the SB3 agent's deterministic policy, played through the env wrappers it trained on."""
+    env = agent.sb3_env
+    recurrent = hasattr(agent, "recurrent_action")
+    returns = np.zeros(episodes)
+    for i in range(episodes):
+        obs, _ = env.reset(seed=seed + i)
+        state, start, done = None, np.array([True]), False
+        while not done:
+            if recurrent:
+                action, state = agent.model.predict(
+                    obs[None], state=state, episode_start=start, deterministic=True
+                )
+                start = np.array([False])
+            else:
+                action, _ = agent.model.predict(obs, deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(int(np.asarray(action).reshape(-1)[0]))
+            returns[i] += float(reward)
+            done = terminated or truncated
+    return returns
+
+
+@pytest.mark.parametrize("agent_name", ["ppo-framestack", "recurrent-ppo"])
+def test_sb3_memory_policies_on_a_pomdp_match_rollouts(agent_name: str) -> None:
+    from rl_suite.registry import agent_entry, load_entry_point
+
+    env = gym.make("rl_suite/Tiger-v0", max_steps=4, obs_last_action=True)
+    settings: dict[str, Any] = {"frame_stack": 2} if agent_name == "ppo-framestack" else {}
+    # Untrained (seed 0): a deterministic policy that depends on the observations in a non-trivial way.
+    agent = load_entry_point(agent_entry(agent_name).entry_point)(env, settings, seed=0)
+    exact = make_evaluator(env)(agent).value
+    returns = _rollout_returns(agent, 400, seed=11)
+    assert np.unique(returns).size > 5  # the policy reacts to what it observes
+    z = (returns.mean() - exact) / (returns.std(ddof=1) / np.sqrt(returns.size))
+    assert abs(z) < 3.0, (returns.mean(), exact)
