@@ -1,8 +1,9 @@
 """A golden set: what ~20 (env, agent, seed) runs across every family produce, pinned bit for bit.
 
-Refactors must not change results. Each case is a preset from ``configs/`` cut to a short budget; its
-summary figures (exact floats) and the first 1,000 rows of ``metrics.csv`` (as written) are stored in
-``tests/golden/``. Record them again only when a change of results is intended, and say so in the commit:
+Refactors must not change results, on any x86-64 CPU (tests/conftest.py fixes the float kernels). Each case
+is a preset from ``configs/`` cut to a short budget; its summary figures (exact floats) and the first 1,000
+rows of ``metrics.csv`` (as written) are stored in ``tests/golden/``. Record them again only when a change
+of results is intended, and say so in the commit:
 
     python tests/test_golden.py --record
 """
@@ -79,6 +80,8 @@ def test_every_family_is_covered() -> None:
 
 if __name__ == "__main__" and sys.argv[1:] == ["--record"]:
     import tempfile
+
+    import conftest  # noqa: F401  (the same kernel settings as the tests, before numpy and torch load)
 
     GOLDEN.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
