@@ -57,6 +57,10 @@ CASES: dict[str, tuple[str, dict[str, Any], bool]] = {
     "linucb": (registry.LINEAR_BANDIT, {}, True),  # random tie-breaking
     "linucb-hybrid": (registry.LINEAR_BANDIT, {}, True),
     "oful": (registry.LINEAR_BANDIT, {}, True),
+    "suplinucb": (registry.LINEAR_BANDIT, {}, False),  # no random draw: widest arm, argmax
+    "ds-oful": (registry.LINEAR_BANDIT, {}, True),  # random tie-breaking
+    "disbe-lucb": (registry.LINEAR_BANDIT, {"n_agents": 3}, True),  # random tie-breaking
+    "sa-lasso-bandit": (registry.LINEAR_BANDIT, {}, True),
     "lin-ts": (registry.LINEAR_BANDIT, {}, True),
     "epsilon-greedy": (registry.LINEAR_BANDIT, {}, True),
     "ucb1": (registry.MULTI_ARMED_BANDIT, {}, True),

@@ -31,6 +31,7 @@ MAB = "rl_suite/MultiArmedBandit-v0"
 SMALL = {"dim": 4, "n_arms": 5}
 SHARED = {**SMALL, "model": "shared"}
 GAUSS = {**SMALL, "reward_noise": "gaussian"}
+GAUSS_SHARED = {**SHARED, "reward_noise": "gaussian"}
 
 #: (agent short name, env id, env kwargs, agent settings): every agent on every family it supports,
 #: with the non-default options exercised somewhere.
@@ -41,6 +42,21 @@ CASES: list[tuple[str, str, dict[str, Any], dict[str, Any]]] = [
     ("linucb-hybrid", LINEAR, SHARED, {"alpha": 0.5, "lam": 2.0}),
     ("oful", LINEAR, SMALL, {}),
     ("oful", LINEAR, {**SHARED, "reward_noise": "gaussian"}, {"radius": "closed"}),
+    ("suplinucb", LINEAR, SMALL, {}),
+    ("suplinucb", LINEAR, SHARED, {"horizon": 50, "alpha": 0.5, "lam": 2.0}),
+    ("ds-oful", LINEAR, SMALL, {}),
+    ("ds-oful", LINEAR, SHARED, {"gamma": "theory", "beta": "theory", "gap": 0.1, "tie_breaking": "first"}),
+    ("disbe-lucb", LINEAR, SHARED, {"n_agents": 3}),
+    ("disbe-lucb", LINEAR, SMALL, {"n_agents": 2, "sharing": "every_step", "tie_breaking": "first"}),
+    ("disbe-lucb", LINEAR, SHARED, {"n_agents": 4, "selection": "max_width", "first_batch": 3}),
+    (
+        "disbe-lucb",
+        LINEAR,
+        SMALL,
+        {"n_agents": 3, "schedule": "loglog", "horizon": 30, "estimates": "per_batch", "selection": "design"},
+    ),
+    ("sa-lasso-bandit", LINEAR, SHARED, {}),
+    ("sa-lasso-bandit", LINEAR, GAUSS_SHARED, {"lambda0": 0.05, "tie_breaking": "first"}),
     ("lin-ts", LINEAR, SMALL, {}),
     ("lin-ts", LINEAR, SHARED, {"v": "theory"}),
     ("epsilon-greedy", LINEAR, SMALL, {}),
