@@ -443,8 +443,8 @@ def sweep(
     ),
     backend: str = typer.Option("local", "--backend", help="Where runs execute: local or ray."),
     max_retries: int = typer.Option(0, "--max-retries", help="Times a failed run is started again."),
-    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", help="Ray: CPUs reserved per run."),
-    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="Ray: GPUs reserved per run."),
+    cpus_per_trial: float = typer.Option(1.0, "--cpus-per-trial", help="Ray: CPUs per trial (a cell)."),
+    gpus_per_trial: float = typer.Option(0.0, "--gpus-per-trial", help="Ray: GPUs per trial (a cell)."),
     storage_path: str | None = typer.Option(
         None,
         "--storage-path",
@@ -456,6 +456,9 @@ def sweep(
     ),
     out: str | None = typer.Option(None, "--out", help="Folder for the run folders [runs/<sweep name>]."),
     overrides: list[str] = typer.Option([], "--set", help="Override a sweep key, e.g. total_steps=2000."),
+    batch: bool = typer.Option(
+        True, "--batch/--no-batch", help="Run a cell's seeds as one batched program where the agent allows."
+    ),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a sweep; completed runs already on disk are skipped, interrupted ones resumed."""
@@ -468,6 +471,7 @@ def sweep(
         gpus_per_trial=gpus_per_trial,
         storage_path=storage_path,
         address=address,
+        batch=batch,
     )
     check_backend(backend, workers, options)  # before the plan resolves every run
     spec = load_sweep(file, overrides + ([f"out={out}"] if out else []))

@@ -1,4 +1,4 @@
-"""Sweeps: a grid of env × agent × seed runs, each one :func:`~rl_suite.runner.run_trial` call.
+"""Sweeps: a grid of env × agent × seed runs, executed cell by cell.
 
 A sweep is data (``configs/sweeps/*.yaml``, see :class:`~rl_suite.config.SweepConfig`). Re-running a sweep
 is safe and cheap: a run whose resolved config already has a *completed* run folder under the sweep's
@@ -9,22 +9,30 @@ claim, so two sweeps started together over one file run every (config, seed) onc
 the other holds as *running elsewhere*. An interrupted run that cannot be resumed (damaged, or written by
 an older rl_suite) is left as it is and started again in a new folder.
 
-Backends are pluggable (:data:`BACKENDS`): ``local`` runs in this process (``workers=1``) or a
-process pool; ``ray`` hands the same jobs to Ray Tune (one trial per run, on this machine or a cluster).
-Both execute the very same :func:`execute_job`, and both get their jobs from :func:`plan`, so the
-skip/resume rule above holds whichever backend ran the earlier attempt. Ray is imported only by the ``ray``
-backend (optional extra ``pip install "rl_suite[ray]"``).
+A *cell* is one env config × one agent config with its seeds (:func:`make_cells`). :func:`execute_cell`
+claims and decides each of its runs, then runs the fresh ones as one seed-batched program where the agent
+has a batch axis (:mod:`rl_suite.batched`: the same run folders, bit for bit, as each seed run alone by
+:func:`~rl_suite.runner.run_trial`), and everything else one run after the other in the same process.
+
+Backends are pluggable (:data:`BACKENDS`): ``local`` runs cells in this process (``workers=1``) or in this
+process and a spawned pool sharing one queue; ``ray`` hands the same cells to Ray Tune (one trial per cell,
+on this machine or a cluster). Both execute the very same :func:`execute_cell`, and both get their jobs
+from :func:`plan`, so the skip/resume rule above holds whichever backend ran the earlier attempt. Ray is
+imported only by the ``ray`` backend (optional extra ``pip install "rl_suite[ray]"``).
 """
 
 from __future__ import annotations
 
+import collections
 import glob
+import json
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -81,12 +89,15 @@ class BackendOptions:
     max_retries: int = 0
     """Times a failed run is started again (a fresh run folder each time; the failed one stays)."""
     cpus_per_trial: float = 1.0
-    """Ray: CPUs reserved per run (Ray also sets the trial's ``OMP_NUM_THREADS`` to it)."""
+    """Ray: CPUs reserved per trial, one sweep cell (Ray sets the trial's ``OMP_NUM_THREADS`` to it)."""
     gpus_per_trial: float = 0.0
-    """Ray: GPUs reserved per run (fractions share a GPU)."""
+    """Ray: GPUs reserved per trial, one sweep cell (fractions share a GPU)."""
     storage_path: str | None = None
     """Ray: where Tune keeps its experiment state [``<out>/_tune``]; on a multi-node cluster it must be
     shared storage (NFS path or ``s3://``/``gs://`` URI), like the run folders themselves."""
+    batch: bool = True
+    """Run the seeds of a cell as one batched program where the agent has a batch axis (``--no-batch``:
+    one seed after the other)."""
     address: str | None = None
     """Ray: the cluster to join (``auto``, ``ray://head:10001``); default ``RAY_ADDRESS`` if set, else a
     Ray instance started on this machine for the sweep."""
@@ -238,49 +249,234 @@ def _attempt(job: Job) -> JobOutcome:
     return JobOutcome(job, result.status, str(result.path), error or note)
 
 
+def cell_key(config: dict[str, Any]) -> str:
+    """What the runs of one sweep cell share: the whole resolved config but its seed."""
+    return json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
+
+
+def make_cells(jobs: list[Job], workers: int | None = 1, per_worker: int = 1) -> list[list[Job]]:
+    """Group jobs into cells (one env config x one agent config, its seeds), in plan order.
+
+    With several workers, the largest cells are halved until there are at least ``per_worker`` times as
+    many cells as workers (or every cell is one run), so that no worker is left without one. Halving costs
+    time: a batched cell takes about as long for 5 seeds as for 10 (the per-step work is mostly per round,
+    not per seed), so cells are split only to give every worker something to do.
+    """
+    groups: dict[str, list[Job]] = {}
+    for job in jobs:
+        groups.setdefault(cell_key(job.config), []).append(job)
+    cells = list(groups.values())
+    want = per_worker * (workers or 1) if (workers or 1) > 1 else 1
+    while len(cells) < want:
+        largest = max(range(len(cells)), key=lambda i: len(cells[i]), default=None)
+        if largest is None or len(cells[largest]) < 2:
+            break
+        cell = cells.pop(largest)
+        half = (len(cell) + 1) // 2
+        cells[largest:largest] = [cell[:half], cell[half:]]
+    return cells
+
+
+def execute_cell(jobs: list[Job], max_retries: int = 0, batch: bool = True) -> list[JobOutcome]:
+    """Run the jobs of one cell in this process: fresh runs of a batchable agent as one batched program.
+
+    Every job is claimed and decided as :func:`execute_job` does. The runs to start are handed to
+    :func:`rl_suite.batched.run_cell_batched` when there are two or more and the agent has a batch axis
+    that reproduces each seed exactly (their folders are then the ones running each seed alone writes);
+    otherwise — and for resumed runs, and for retries of a failed batch — the seeds run one by one, still
+    in this process. A Ctrl-C stops the cell: what did not start is reported ``interrupted``.
+
+    Args:
+        jobs: runs that differ only by their seed (see :func:`make_cells`).
+        max_retries: times a failed run is started again (alone, in a new folder).
+        batch: try the batched program (``False``: always one seed after the other).
+
+    Returns:
+        One outcome per job, in order.
+    """
+    from rl_suite.batched import NotBatchable, run_cell_batched
+
+    jobs = list(jobs)
+    outcomes: dict[int, JobOutcome] = {}
+    claims: list[Claim] = []
+    fresh: list[int] = []
+    stopped = False
+    try:
+        for k, job in enumerate(jobs):
+            if job.claim:
+                cfg = RunConfig.model_validate(job.config)
+                claim = Claim(cfg.out, config_hash(cfg))
+                if not claim.try_acquire():
+                    outcomes[k] = JobOutcome(
+                        job, "busy", job.path, "running elsewhere (another process holds its claim)"
+                    )
+                    continue
+                claims.append(claim)
+                action, path = decide(cfg)
+                job = Job(action, job.config, path, claim=False)
+                jobs[k] = Job(action, jobs[k].config, path)
+            if job.action == "run":
+                fresh.append(k)
+            elif not stopped:
+                outcomes[k] = _retrying(job, max_retries)
+                stopped = outcomes[k].status == "interrupted"
+        if batch and len(fresh) >= 2 and not stopped:
+            try:
+                records = run_cell_batched([jobs[k].config for k in fresh])
+            except NotBatchable:
+                records = []
+            except Exception:
+                records = []  # the seeds run alone below, and each reports what is wrong
+            for k, record in zip(fresh, records, strict=False):
+                status, error = record.status, record.summary.get("error")
+                outcome = JobOutcome(jobs[k], status, str(record.path), error)
+                if status == "failed" and max_retries > 0:
+                    outcome = _retrying(Job("run", jobs[k].config, claim=False), max_retries - 1)
+                    outcome.attempts += 1
+                outcomes[k] = outcome
+                stopped = stopped or status == "interrupted"
+        for k in fresh:
+            if k not in outcomes and not stopped:
+                outcomes[k] = _retrying(Job("run", jobs[k].config, claim=False), max_retries)
+                stopped = outcomes[k].status == "interrupted"
+    finally:
+        for claim in claims:
+            claim.release()
+    # What a Ctrl-C kept from starting: the next sweep runs it.
+    return [outcomes.get(k) or JobOutcome(job, "interrupted", job.path) for k, job in enumerate(jobs)]
+
+
 def run_local(
     jobs: list[Job],
     workers: int | None = 1,
     progress: Progress | None = None,
     options: BackendOptions | None = None,
 ) -> Iterator[JobOutcome]:
-    """The local backend: in this process for ``workers=1``, else a spawn-context process pool.
+    """The local backend: cells in this process for ``workers=1``, else in a spawn-context process pool.
 
-    A Ctrl-C stops at once in this process (the run in flight records ``interrupted``); with a pool, runs
-    already started finish and the queued ones are cancelled. Either way a re-run of the sweep skips every
-    completed run.
+    Completed runs (``skip`` jobs) are reported first; the rest run cell by cell (:func:`execute_cell`:
+    a cell's seeds as one batched program where the agent allows it, else one after the other in the same
+    process). A Ctrl-C stops at once in this process (the runs in flight record ``interrupted``); with a
+    pool, cells already started finish and the queued ones are cancelled. Either way a re-run of the sweep
+    skips every completed run.
     """
-    retries = (options or BackendOptions()).max_retries
+    opts = options or BackendOptions()
     workers = workers or 1
+    todo = []
+    for job in jobs:
+        if job.action == "skip":
+            if progress is not None:
+                progress.advance()
+            yield JobOutcome(job, "skipped", job.path)
+        else:
+            todo.append(job)
+    cells = make_cells(todo, workers)
     if workers <= 1:
-        for job in jobs:
-            outcome = execute_job(job, retries)
+        for cell in cells:
+            outcomes = execute_cell(cell, opts.max_retries, opts.batch)
+            for outcome in outcomes:
+                if progress is not None:
+                    progress.advance()
+                yield outcome
+            if any(o.status == "interrupted" for o in outcomes):
+                return
+        return
+    yield from _pool(cells, workers, opts, progress)
+
+
+def _pool(
+    cells: list[list[Job]], workers: int, opts: BackendOptions, progress: Progress | None
+) -> Iterator[JobOutcome]:
+    """Run cells on ``workers`` processes: this one and ``workers - 1`` spawned ones, sharing one queue.
+
+    This process starts on the first cell while the spawned workers import rl_suite; each worker is handed
+    its next cell as soon as it returns one, so that nobody waits for the slowest. When a run of this
+    process is interrupted (Ctrl-C), no further cell starts, the workers' cells in flight finish, and the
+    cells never started are reported ``interrupted``.
+    """
+    queue = collections.deque(cells)
+    lock = threading.Lock()
+    futures: dict[Future[list[JobOutcome]], list[Job]] = {}
+    ctx = multiprocessing.get_context("spawn")
+
+    def feed(pool: ProcessPoolExecutor) -> None:
+        with lock:
+            if not queue:
+                return
+            cell = queue.popleft()
+            fut = pool.submit(execute_cell, cell, opts.max_retries, opts.batch)
+            futures[fut] = cell
+        fut.add_done_callback(lambda f: feed(pool) if not f.cancelled() and f.exception() is None else None)
+
+    def report(outcomes: list[JobOutcome]) -> Iterator[JobOutcome]:
+        for outcome in outcomes:
             if progress is not None:
                 progress.advance()
             yield outcome
-            if outcome.status == "interrupted":
-                return
-        return
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        futures = [pool.submit(execute_job, job, retries) for job in jobs]
+
+    def take(finished: list[Future[list[JobOutcome]]]) -> Iterator[JobOutcome]:
+        for f in finished:
+            with lock:
+                cell = futures.pop(f)
+            yield from report(
+                [JobOutcome(j, "interrupted", j.path) for j in cell] if f.cancelled() else f.result()
+            )
+
+    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx) as pool:
         try:
-            for fut in as_completed(futures):
-                if progress is not None:
-                    progress.advance()
-                yield fut.result()
+            for _ in range(workers - 1):
+                feed(pool)
+            while True:
+                with lock:
+                    cell = queue.popleft() if queue else None
+                if cell is None:
+                    break
+                outcomes = execute_cell(cell, opts.max_retries, opts.batch)
+                yield from report(outcomes)
+                if any(o.status == "interrupted" for o in outcomes):
+                    with lock:
+                        stopped = [j for c in queue for j in c]
+                        queue.clear()
+                    yield from report([JobOutcome(j, "interrupted", j.path) for j in stopped])
+                    break
+                with lock:
+                    finished = [f for f in futures if f.done()]
+                yield from take(finished)
+            while True:
+                with lock:
+                    pending = list(futures)
+                if not pending:
+                    break
+                yield from take([next(as_completed(pending))])
         except KeyboardInterrupt:
-            for fut in futures:
-                fut.cancel()
+            with lock:
+                queue.clear()
+                for f in futures:
+                    f.cancel()
             raise
 
 
 # --------------------------------------------------------------------------- the Ray Tune backend
 #: What a missing Ray says.
 RAY_MISSING = 'the ray backend needs Ray Tune: pip install "rl_suite[ray]"'
-#: Progress objects of running Ray sweeps, by key (a Tune callback holds the key, not the object, since
-#: Tune pickles its callbacks with the experiment state).
-_RAY_PROGRESS: dict[int, Progress] = {}
+#: Environment of a Ray started or joined by a sweep: no usage stats, no Tune result loggers (CSV, JSON,
+#: TensorBoard: the run folders are the record) and no Tune progress tables.
+_RAY_ENV = {
+    "RAY_USAGE_STATS_ENABLED": "0",
+    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
+    "TUNE_DISABLE_AUTO_INIT": "1",
+    "RAY_AIR_NEW_OUTPUT": "0",
+    "TUNE_MAX_PENDING_TRIALS_PG": "16",
+}
+#: Loggers whose INFO lines (result folders, TensorBoard hints, node start-up) stay out of a sweep's output.
+_RAY_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.air", "ray.data")
+#: Loggers whose warnings say nothing a sweep's user must act on: that the cluster's token authentication is
+#: on (it stays on), and that Tune's result files are absent (the sweep turns Tune's loggers off; the run
+#: folders are the record).
+_RAY_NOTICES = (
+    "ray._private.authentication.authentication_token_setup",
+    "ray.tune.analysis.experiment_analysis",
+)
 
 
 def _absolute_out(job: Job) -> Job:
@@ -289,31 +485,140 @@ def _absolute_out(job: Job) -> Job:
     return Job(job.action, config, None if job.path is None else str(Path(job.path).resolve()))
 
 
-def _ray_trial(config: dict[str, Any], jobs: list[Job]) -> None:
-    """The Tune function trainable: execute one job and report its outcome.
+def _ray_trial(config: dict[str, Any], cells: list[list[Job]], max_retries: int, batch: bool) -> None:
+    """The Tune function trainable: execute one cell (:func:`execute_cell`) and report its outcomes.
 
-    A failed run raises, so that Tune's ``FailureConfig(max_failures)`` retries it in a fresh worker.
+    Failed runs are retried inside the cell; Tune's own ``FailureConfig`` restarts a trial whose worker
+    died (the restarted cell decides again from the disk, so completed runs are skipped).
     """
     from ray import tune
 
-    outcome = execute_job(jobs[config["job"]])
-    if outcome.status == "failed":
-        raise RuntimeError(f"run failed: {outcome.error}")
-    tune.report({"status": outcome.status, "path": outcome.path or "", "error": outcome.error or ""})
+    outcomes = execute_cell(cells[config["cell"]], max_retries, batch)
+    rows = [[o.status, o.path or "", o.error or "", o.attempts] for o in outcomes]
+    tune.report({"outcomes": json.dumps(rows), "runs": len(rows)})
 
 
-def _ray_progress_callback(key: int) -> Any:
-    from ray import tune
+def _ray_error(exc: BaseException) -> str:
+    """The first sentence of a Ray error."""
+    text = str(exc).strip().splitlines()
+    return text[0].split(". ")[0].rstrip(".") if text else type(exc).__name__
 
-    class AdvanceProgress(tune.Callback):
-        def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            if key in _RAY_PROGRESS:
-                _RAY_PROGRESS[key].advance()
 
-        def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
-            self.on_trial_complete(iteration, trials, trial)
+def _no_cluster(address: str, why: str) -> UserError:
+    return UserError(
+        f"no Ray cluster at --address {address} ({why}); start one with `ray start --head` on the head "
+        "node, or leave --address out to run on this machine"
+    )
 
-    return AdvanceProgress()
+
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Fail fast when nothing listens at a ``host:port`` or ``ray://host:port`` address.
+
+    Ray itself would retry for minutes. ``auto`` and other forms are left to Ray.
+
+    Raises:
+        UserError: the address is malformed, or no connection opens within ``timeout`` seconds.
+    """
+    import socket
+
+    target = address.removeprefix("ray://")
+    if address in ("auto", "local") or "://" in target:
+        return
+    host, sep, port = target.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise UserError(f"--address {address} is not auto, host:port or ray://host:port")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise _no_cluster(address, exc.strerror or type(exc).__name__) from None
+
+
+def _ray_verbose() -> bool:
+    """``RL_SUITE_RAY_VERBOSE=1`` lets Ray's and Tune's own INFO lines through."""
+    return os.environ.get("RL_SUITE_RAY_VERBOSE", "") not in ("", "0")
+
+
+def _quiet_ray() -> None:
+    """Keep Ray's and Tune's INFO lines and notices out of the sweep's output (unless asked for)."""
+    if _ray_verbose():
+        return
+    for name in _RAY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+    for name in _RAY_NOTICES:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
+    """Join the cluster at ``--address`` (or ``RAY_ADDRESS``), else start Ray on this machine.
+
+    Raises:
+        UserError: nothing answers at the address.
+    """
+    _quiet_ray()
+    level = logging.INFO if _ray_verbose() else logging.WARNING
+    address = opts.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        check_address(address)
+        try:
+            ray.init(address=address, log_to_driver=False, logging_level=level)
+        except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
+            raise _no_cluster(address, _ray_error(exc)) from None
+        return
+    cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
+    ray.init(
+        num_cpus=cpus,
+        include_dashboard=False,
+        log_to_driver=False,
+        logging_level=level,
+    )
+
+
+def _check_shared(ray: Any, paths: list[str]) -> None:
+    """On a cluster of several nodes, check that every node sees ``paths`` (run store and Tune storage).
+
+    A probe file is written under each path here and looked for by one task on every alive node.
+
+    Raises:
+        UserError: a node cannot see one of the paths (a local folder on a multi-node cluster).
+    """
+    nodes = [n for n in ray.nodes() if n.get("Alive")]
+    local = [p for p in paths if "://" not in p]
+    if len(nodes) < 2 or not local:
+        return
+    import uuid
+
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    probes = []
+    for path in local:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        probe = Path(path) / f".rl_suite-probe-{uuid.uuid4().hex}"
+        probe.write_text("", encoding="utf-8")
+        probes.append(probe)
+    try:
+        seen = ray.remote(num_cpus=0)(_sees)
+        refs = {
+            n["NodeManagerAddress"]: seen.options(
+                scheduling_strategy=NodeAffinitySchedulingStrategy(n["NodeID"], soft=False)
+            ).remote([str(p) for p in probes])
+            for n in nodes
+        }
+        for node, ref in refs.items():
+            missing = ray.get(ref, timeout=120)
+            if missing:
+                where = str(Path(missing[0]).parent)
+                raise UserError(
+                    f"the Ray node at {node} cannot see {where}: on a cluster, --out and --storage-path "
+                    "must be storage every node mounts at the same path (NFS) or an s3:// / gs:// URI"
+                )
+    finally:
+        for probe in probes:
+            probe.unlink(missing_ok=True)
+
+
+def _sees(paths: list[str]) -> list[str]:
+    """The paths of ``paths`` that do not exist on this node (the probe task of :func:`_check_shared`)."""
+    return [p for p in paths if not os.path.exists(p)]
 
 
 def run_ray(
@@ -322,30 +627,36 @@ def run_ray(
     progress: Progress | None = None,
     options: BackendOptions | None = None,
 ) -> Iterator[JobOutcome]:
-    """The Ray Tune backend: one function trial per run, ``execute_job`` inside it.
+    """The Ray Tune backend: one function trial per sweep cell, :func:`execute_cell` inside it.
 
-    Completed runs (``skip`` jobs) never reach Ray. Run folders go where the sweep says (made absolute,
-    so on a cluster ``out`` must be on storage every node sees); Tune's own state goes to
-    ``options.storage_path`` (default ``<out>/_tune``). A Ctrl-C stops Tune; finished runs keep their
-    complete folders and runs in flight are left ``interrupted``, so re-running the sweep does the rest.
+    Completed runs (``skip`` jobs) never reach Ray. A trial is a cell (one env config x one agent config,
+    its seeds as one batched program where the agent allows it), and Tune reuses its workers across trials.
+    Run folders go where the sweep says (made absolute, so on a cluster ``out`` must be on storage every
+    node sees — checked before the first trial); Tune's own state goes to ``options.storage_path``
+    (default ``<out>/_tune``). A Ctrl-C stops Tune; finished
+    runs keep their complete folders and runs in flight are left ``interrupted``, so re-running the sweep
+    does the rest.
 
     Args:
         jobs: the planned jobs.
         workers: most trials at once (default: as many as the cluster's free CPUs allow).
-        progress: advanced once per finished trial.
+        progress: advanced once per finished run.
         options: resources, retries, storage and cluster address.
 
     Yields:
         One outcome per job (skipped ones first).
 
     Raises:
-        UserError: Ray is not installed.
+        UserError: Ray is not installed, no cluster answers at ``--address``, or a node cannot see the
+            run store.
     """
     try:
         import ray
         from ray import tune
     except ImportError:
         raise UserError(RAY_MISSING) from None
+    from rl_suite import ray_progress
+
     opts = options or BackendOptions()
     for job in jobs:
         if job.action == "skip":
@@ -355,71 +666,76 @@ def run_ray(
     todo = [_absolute_out(j) for j in jobs if j.action != "skip"]
     if not todo:
         return
+    cells = make_cells(todo, workers)
+    for name, value in _RAY_ENV.items():
+        os.environ.setdefault(name, value)
     started = False
     if not ray.is_initialized():
-        os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        if opts.address or os.environ.get("RAY_ADDRESS"):
-            ray.init(address=opts.address, log_to_driver=False)
-        else:
-            cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        _ray_start(ray, workers, opts)
         started = True
-    # Tune's INFO lines (result files, TensorBoard hints) would drown the sweep's own summary.
-    logging.getLogger("ray.tune").setLevel(logging.WARNING)
-    key = id(todo)
-    if progress is not None:
-        _RAY_PROGRESS[key] = progress
+    _quiet_ray()  # again: ray.init configures Ray's loggers
+    if opts.gpus_per_trial > 0:
+        have = float(ray.cluster_resources().get("GPU", 0))
+        if have < opts.gpus_per_trial:
+            if started:
+                ray.shutdown()
+            raise UserError(
+                f"--gpus-per-trial {opts.gpus_per_trial:g} but the Ray cluster has {have:g} GPU(s); "
+                "leave it out, or join a cluster with GPUs (--address)"
+            )
+    key = ray_progress.register(progress)
     storage = opts.storage_path or str(Path(todo[0].config["out"]) / "_tune")
     if "://" not in storage:
         storage = str(Path(storage).resolve())
     try:
+        _check_shared(ray, sorted({str(Path(j.config["out"])) for j in todo} | {storage}))
         trainable = tune.with_resources(
-            tune.with_parameters(_ray_trial, jobs=todo),
+            tune.with_parameters(_ray_trial, cells=cells, max_retries=opts.max_retries, batch=opts.batch),
             {"cpu": opts.cpus_per_trial, "gpu": opts.gpus_per_trial},
         )
         tuner = tune.Tuner(
             trainable,
-            param_space={"job": tune.grid_search(list(range(len(todo))))},
+            param_space={"cell": tune.grid_search(list(range(len(cells))))},
             tune_config=tune.TuneConfig(
                 max_concurrent_trials=workers,
-                trial_name_creator=lambda t: _trial_name(todo[t.config["job"]]),
-                trial_dirname_creator=lambda t: f"{t.config['job']:05d}_{_trial_name(todo[t.config['job']])}",
+                reuse_actors=True,
+                trial_name_creator=ray_progress.trial_name,
+                trial_dirname_creator=ray_progress.trial_name,
             ),
             run_config=tune.RunConfig(
                 name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
                 storage_path=storage,
                 failure_config=tune.FailureConfig(max_failures=opts.max_retries),
-                callbacks=[_ray_progress_callback(key)],
+                callbacks=[ray_progress.AdvanceProgress(key)],
                 verbose=0,
+                log_to_file=False,
             ),
         )
         results = tuner.fit()
         reported: dict[int, JobOutcome] = {}
-        for result in results:
-            if not result.config or "job" not in result.config:  # never started (driver interrupted)
+        for result in (results[i] for i in range(len(results))):
+            if not result.config or "cell" not in result.config:  # never started (driver interrupted)
                 continue
-            index = int(result.config["job"])
-            job = todo[index]
+            cell = cells[int(result.config["cell"])]
             metrics = result.metrics or {}
-            if result.error is not None:
-                text = str(result.error).strip()
-                error = text.splitlines()[-1] if text else "failed"
-                reported[index] = JobOutcome(job, "failed", job.path, error, attempts=opts.max_retries + 1)
-            elif "status" in metrics:
-                path = metrics.get("path") or job.path
-                reported[index] = JobOutcome(job, str(metrics["status"]), path, metrics.get("error") or None)
-        for index, job in enumerate(todo):
+            if "outcomes" in metrics:
+                for job, (status, path, error, attempts) in zip(
+                    cell, json.loads(metrics["outcomes"]), strict=True
+                ):
+                    reported[id(job)] = JobOutcome(job, status, path or job.path, error or None, attempts)
+            elif result.error is not None:
+                error = _ray_error(result.error) or "failed"
+                for job in cell:
+                    reported[id(job)] = JobOutcome(
+                        job, "failed", job.path, error, attempts=opts.max_retries + 1
+                    )
+        for job in (j for cell in cells for j in cell):
             # Jobs that never reported were stopped by a Ctrl-C of the driver: the next sweep redoes them.
-            yield reported.get(index, JobOutcome(job, "interrupted", job.path))
+            yield reported.get(id(job), JobOutcome(job, "interrupted", job.path))
     finally:
-        _RAY_PROGRESS.pop(key, None)
+        ray_progress.unregister(key)
         if started:
             ray.shutdown()
-
-
-def _trial_name(job: Job) -> str:
-    cfg = job.config
-    return f"{cfg['env']['id'].split('/')[-1]}__{cfg.get('label') or cfg['agent']['name']}__s{cfg['seed']}"
 
 
 #: A sweep backend: ``(jobs, workers, progress, options) -> outcomes``.
@@ -468,6 +784,8 @@ def check_backend(backend: str, workers: int | None, options: BackendOptions | N
             import ray  # noqa: F401
         except ImportError:
             raise UserError(RAY_MISSING) from None
+        if opts.address:
+            check_address(opts.address)
 
 
 def run_sweep(

@@ -39,6 +39,7 @@ APPLICATION = frozenset(
         "rl_suite.cli",
         "rl_suite.analyze",  # the `analyze` command: loads an env by id, writes its report to the run store
         "rl_suite.runner",
+        "rl_suite.batched",  # seed-batched sweep cells: builds a cell's agents on vector envs, as the runner
         "rl_suite.sweep",
         "rl_suite.config",
         "rl_suite.registry",
