@@ -9,10 +9,18 @@ official scripts).
 
     ( β₂·(ℓ_θ(y) − ℓ_ref(y)) − (r(x, y) − V̂*(x)) )²  −  c_ent·entropy,
 
-with β₂ = 1e-3, entropy coefficient 0.001 and the batch split into ``minibatches`` (2) for one epoch
+with entropy coefficient 0.001 and the batch split into ``minibatches`` (2) for one epoch
 (ZhaolinGao/A-PO ``verl/trainer/apo/core_algos.py``). No critic, no old-policy ratio, one sample per
 prompt: the paper's time and memory savings. With exact V* and β₂ = β its minimiser is π*, because the
 optimal advantage is exactly ``r − V* = β·log(π*/π_ref)`` (Rafailov et al. 2023, eq. 5).
+
+β₂ is the KL coefficient of the regularised objective the regression solves (its minimiser is
+``π_ref·exp((r − V̂*)/β₂)``, normalised), so it defaults to the env's β. The official scripts' β₂ = 1e-3
+(for 1.5–7B models at lr 1e-6) aims at a near-greedy policy far from π_ref: on the sandbox's tabular
+policies at lr 0.1 it left ``digit_sum`` (β = 0.1) at suboptimality 0.33 after 6,000 generations
+(π_ref: 0.32), while β₂ = β reached 0.002. V̂*'s error only adds variance: with on-policy samples a
+per-prompt constant in the target has zero expected gradient (``E_π[∇log π] = 0``), so β₁ and N trade
+variance, not the fixed point.
 """
 
 from __future__ import annotations
@@ -29,13 +37,19 @@ from rl_suite.errors import UserError
 
 
 class APOConfig(PipelineConfig):
-    """Settings of A*-PO (defaults: the official scripts, ZhaolinGao/A-PO ``scripts/apo_{gsm8k,math}.sh``)."""
+    """Settings of A*-PO (the official scripts' ZhaolinGao/A-PO ``scripts/apo_{gsm8k,math}.sh``, but β₂)."""
 
+    lr: float = Field(0.05, gt=0.0)
+    """Adam learning rate (tabular policies; ~1e-3 for the GRU/transformer). Half the sequence agents'
+    0.1 because A*-PO takes ``minibatches`` (2) Adam steps per round of one generation per prompt, four
+    times RLOO's (k = 2) or REBEL's steps per generation; with Adam every step moves the logits by about
+    ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``: suboptimality 0.126 at π_ref, 0.108
+    after 3,000 generations; 0.055 at lr 0.05, 0.034 at 0.03)."""
     beta1: float = 0.5
     """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero)."""
-    beta2: float = Field(1e-3, gt=0.0)
-    """β₂ of the stage-2 regression (1e-3 in the official scripts, for 1.5–7B models; the tabular sweep
-    ``configs/sweeps/rlhf.yaml`` uses 0.1)."""
+    beta2: float | None = Field(None, gt=0.0)
+    """β₂ of the stage-2 regression; ``None``: the env's β, so that the regression's minimiser is the env's
+    π* (the official scripts' 1e-3 is for 1.5–7B models at lr 1e-6)."""
     n_value_samples: int = Field(8, ge=1)
     """N reference samples per prompt in stage 1."""
     entropy_coef: float = Field(0.001, ge=0.0)
@@ -78,8 +92,14 @@ class APO(SequenceAgent[APOConfig]):
         size = self.config.batch_prompts
         return self.rng.choice(self.pool, size=size, replace=size > self.pool.size)
 
+    @property
+    def beta2(self) -> float:
+        """β₂ in use: the setting, or the env's β."""
+        return self.env_beta if self.config.beta2 is None else float(self.config.beta2)
+
     def _update(self, rnd: Round, rewards: torch.Tensor) -> dict[str, float]:
         cfg = self.config
+        beta2 = self.beta2
         prompts, responses = self.prompts_of(rnd), rnd.responses
         ref = self.ref_logprob(prompts, responses)
         v = self.v_star[torch.as_tensor(rnd.sample_prompt_index, device=self.device)]
@@ -87,13 +107,14 @@ class APO(SequenceAgent[APOConfig]):
         out: dict[str, Any] = {}
         for idx in self.minibatches(responses.shape[0], size):
             logp = self.policy_logprob(prompts[idx], responses[idx])
-            loss = apo_loss(logp, ref[idx], rewards[idx], v[idx], cfg.beta2)
+            loss = apo_loss(logp, ref[idx], rewards[idx], v[idx], beta2)
             if cfg.entropy_coef > 0:
                 ent = self.policy.entropy(prompts[idx], responses[idx], temperature=cfg.temperature)
                 loss = loss - cfg.entropy_coef * ent.mean() / self.task.response_length
             out = {"loss": float(loss.detach()), "grad_norm": self.optimise(loss, idx.numel())}
         out["apo/v_star_mean"] = float(self.v_star.mean())
         out["apo/advantage_mean"] = float((rewards - v).mean())
+        out["apo/beta2"] = beta2
         return out
 
     def _extra_state(self) -> dict[str, Any]:

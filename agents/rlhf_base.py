@@ -76,9 +76,10 @@ COST_KEYS = (
 class SequenceAgentConfig(AgentConfig):
     """Settings shared by every sequence agent (subclasses add their algorithm's knobs)."""
 
-    policy: Literal["reference", "tabular", "gru", "transformer"] = "reference"
+    policy: Literal["reference", "tabular", "gru", "transformer", "hf"] = "reference"
     """``"reference"``: start from a trainable copy of the env's π_ref (standard RLHF); otherwise a fresh
-    policy of that kind (``rl_suite.sequence_policy.make_policy``)."""
+    policy of that kind (``rl_suite.sequence_policy.make_policy``; ``"hf"``: a Hugging Face causal LM
+    built from ``HF_DEFAULT_CONFIG``, needs ``rl_suite[hf]``, nothing is downloaded)."""
     lr: float = Field(0.1, gt=0.0)
     """Adam learning rate. The papers' 1e-6…3e-6 are for billion-parameter models; tiny tabular policies
     want 0.1–0.3 (the values of ``configs/sweeps/rlhf.yaml``), the GRU/transformer ~1e-3."""

@@ -3,7 +3,10 @@
     python benchmarks/bench_rlhf.py suboptimality [--seeds 5] [--generations 2000]     # (a)
     python benchmarks/bench_rlhf.py overopt [--plot overopt.png]                        # (b)
     python benchmarks/bench_rlhf.py cost [--device cuda] [--steps 300]                  # (c)
+    python benchmarks/bench_rlhf.py sensitivity [--quick] [--plot sens.png]             # (d)
     python benchmarks/bench_rlhf.py all --quick
+
+``suboptimality --tasks all`` runs (a) on every task and also prints it as a markdown table.
 
 (a) **Suboptimality**: REBEL, A*-PO, RLOO, GRPO, online DPO, DPO and χPO on the
 enumerable sandbox ``rl_suite/RLHFSequence-v0`` (target_string, V=4, L=4: 256 responses per prompt, 16
@@ -31,7 +34,14 @@ in its own process). Expected ordering: time per step A*-PO < REBEL < GRPO(G=8);
 REBEL (the A*-PO authors report up to 2× less training time and over 30 % less peak memory than PPO and
 GRPO, Qwen2.5 1.5B–7B).
 
-Only torch, numpy and rl_suite are needed. OMP_NUM_THREADS=1 unless ``--threads`` says otherwise.
+(d) **Sensitivity** of REBEL and A*-PO (tabular policies from π_ref, β = 0.1, every task): the final exact
+suboptimality against one knob at a time around the defaults, REBEL's η, epochs and lr, A*-PO's β₂, N
+(``n_value_samples``) and lr, with π_ref's suboptimality and RLOO's (k = 2, KL at β) at the same budget for
+scale. Prints a markdown table (mean over seeds) and, with ``--plot``, one panel per knob (log x axis, one
+line per task, each divided by that task's π_ref suboptimality).
+
+Only torch, numpy and rl_suite are needed (matplotlib for the plots). OMP_NUM_THREADS=1 unless
+``--threads`` says otherwise.
 """
 
 from __future__ import annotations
@@ -59,9 +69,10 @@ from rl_suite.regret import RegretRecorder  # noqa: E402
 ENV = "rl_suite/RLHFSequence-v0"
 SANDBOX = {"task": "target_string", "beta": 0.1}
 #: (a): settings for tabular policies (as in configs/sweeps/rlhf.yaml), every KL coefficient = the env's β.
+#: REBEL and A*-PO run at their defaults (KL coefficient, η, β₂ from the env's β).
 METHODS: dict[str, dict[str, Any]] = {
-    "rebel": {"eta": 10.0, "kl_coef": 0.1, "lr": 0.1},
-    "a-star-po": {"beta2": 0.1, "lr": 0.1},
+    "rebel": {},
+    "a-star-po": {},
     "rloo": {"num_generations": 4, "beta": 0.1, "lr": 0.3},
     "grpo": {"num_generations": 4, "beta": 0.1, "lr": 0.3},
     "online-dpo": {"beta": 0.1, "lr": 0.1},
@@ -87,36 +98,85 @@ def t_interval(values: list[float]) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- (a)
-def suboptimality(seeds: int, generations: int) -> None:
+TASKS = ("target_string", "digit_sum", "sort", "reverse", "linear_ngram")
+
+
+def _run_one(job: tuple[str, dict[str, Any], dict[str, Any], int, int]) -> dict[str, float]:
+    """One tabular run from π_ref: the start and final exact figures, regret and costs."""
+    name, settings, env_kw, seed, generations = job
+    torch.set_num_threads(1)
+    env = make_env(**env_kw)
+    t0 = time.perf_counter()
+    agent = agent_class(name)(env, {"device": "cpu", "log_completions": 0, **settings}, seed=seed)
+    start = agent.exact_metrics()["suboptimality"]
+    agent.learn(generations)
+    diag = agent.exact_metrics()
+    return {
+        "start": start,
+        "final": diag["suboptimality"],
+        "reward": diag["exact/expected_reward"],
+        "kl": diag["exact/kl"],
+        "regret": env.cumulative_regret,
+        "generations": agent.costs["cost/generations"],
+        "tokens": agent.costs["cost/generated_tokens"],
+        "offline": agent.costs["cost/offline_generations"],
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _map(jobs: list[Any], workers: int) -> list[dict[str, float]]:
+    """``_run_one`` over ``jobs``, in order, on ``workers`` processes (1: in this process)."""
+    if workers <= 1:
+        return [_run_one(job) for job in jobs]
+    with mp.get_context("spawn").Pool(workers) as pool:
+        return pool.map(_run_one, jobs, chunksize=1)
+
+
+def suboptimality(
+    seeds: int, generations: int, tasks: tuple[str, ...], methods: tuple[str, ...], workers: int
+) -> None:
     """Table (a): exact suboptimality after ``generations`` online generations, over ``seeds`` seeds."""
-    print(f"\n(a) exact suboptimality, {ENV} {SANDBOX}, {generations} online generations, {seeds} seeds")
-    header = (
-        f"{'method':12s} {'J*-J (mean ± 95% CI)':>24s} {'start':>7s} {'cum. regret':>18s} "
-        f"{'E[r]':>6s} {'KL':>6s} {'offline gens':>12s} {'s/run':>6s}"
-    )
-    print(header)
-    print("-" * len(header))
-    for name, settings in METHODS.items():
-        finals, regrets, rewards, kls, start, offline, secs = [], [], [], [], 0.0, 0.0, []
-        for seed in range(seeds):
-            env = make_env(**SANDBOX)
-            t0 = time.perf_counter()
-            agent = agent_class(name)(env, {"device": "cpu", **settings}, seed=seed)
-            start = agent.exact_metrics()["suboptimality"]
-            agent.learn(generations)
-            secs.append(time.perf_counter() - t0)
-            diag = agent.exact_metrics()
-            finals.append(diag["suboptimality"])
-            rewards.append(diag["exact/expected_reward"])
-            kls.append(diag["exact/kl"])
-            regrets.append(env.cumulative_regret)
-            offline = agent.costs["cost/offline_generations"]
-        m, h = t_interval(finals)
-        rm, rh = t_interval(regrets)
+    rows = []
+    for task in tasks:
+        env_kw = {**SANDBOX, "task": task}
+        print(f"\n(a) exact suboptimality, {ENV} {env_kw}, {generations} online generations, {seeds} seeds")
+        header = (
+            f"{'method':12s} {'J*-J (mean ± 95% CI)':>24s} {'start':>7s} {'cum. regret':>18s} "
+            f"{'E[r]':>6s} {'KL':>6s} {'gen tokens':>10s} {'offline gens':>12s} {'s/run':>6s}"
+        )
+        print(header)
+        print("-" * len(header))
+        for name in methods:
+            jobs = [(name, METHODS[name], env_kw, seed, generations) for seed in range(seeds)]
+            runs = _map(jobs, workers)
+            m, h = t_interval([r["final"] for r in runs])
+            rm, rh = t_interval([r["regret"] for r in runs])
+            start = float(np.mean([r["start"] for r in runs]))
+            tokens = float(np.mean([r["tokens"] for r in runs]))
+            gens = float(np.mean([r["generations"] for r in runs]))
+            print(
+                f"{name:12s} {m:>12.4f} ± {h:<9.4f} {start:7.3f} {rm:>10.1f} ± {rh:<5.1f} "
+                f"{np.mean([r['reward'] for r in runs]):6.3f} {np.mean([r['kl'] for r in runs]):6.3f} "
+                f"{tokens:10.0f} {runs[0]['offline']:12.0f} {np.mean([r['seconds'] for r in runs]):6.1f}",
+                flush=True,
+            )
+            rows.append((task, name, start, m, h, gens, tokens, runs[0]["offline"]))
+    if len(tasks) > 1:
+        print(f"\nmarkdown: final exact suboptimality J*−J, mean ± 95 % CI over {seeds} seeds, β = 0.1\n")
+        print("| task | online gens | gen. tokens | π_ref | " + " | ".join(methods) + " |")
+        print("|---|---|---|---|" + "---|" * len(methods))
+        for task in tasks:
+            cells = {r[1]: r for r in rows if r[0] == task}
+            first = cells[methods[0]]
+            print(
+                f"| {task} | {first[5]:.0f} | {first[6]:.0f} | {first[2]:.3f} | "
+                + " | ".join(f"{cells[n][3]:.3f} ± {cells[n][4]:.3f}" for n in methods)
+                + " |"
+            )
+        offline = {name: max(r[7] for r in rows if r[1] == name) for name in methods}
         print(
-            f"{name:12s} {m:>12.4f} ± {h:<9.4f} {start:7.3f} {rm:>10.1f} ± {rh:<5.1f} "
-            f"{np.mean(rewards):6.3f} {np.mean(kls):6.3f} {offline:12.0f} {np.mean(secs):6.1f}",
-            flush=True,
+            "\noffline generations per run (most over tasks): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in offline.items())
         )
 
 
@@ -208,8 +268,8 @@ def _mass_outside(agent: Any, mask: np.ndarray) -> float:
 
 # --------------------------------------------------------------------------- (c)
 COST_METHODS: dict[str, dict[str, Any]] = {
-    "a-star-po": {"beta2": 0.1, "n_value_samples": 8},
-    "rebel": {"eta": 10.0, "kl_coef": 0.1},
+    "a-star-po": {"n_value_samples": 8},
+    "rebel": {"epochs": 4},  # the code's 4 passes per batch: the per-step cost the A*-PO paper compares
     "grpo": {"num_generations": 8, "beta": 0.1},
 }
 
@@ -319,9 +379,116 @@ def cost(args: argparse.Namespace) -> None:
         )
 
 
+# --------------------------------------------------------------------------- (d)
+#: One knob at a time around the defaults.
+SENSITIVITY: dict[str, tuple[str, str, tuple[float, ...]]] = {
+    "REBEL η": ("rebel", "eta", (1.0, 3.0, 10.0, 30.0, 100.0)),
+    "REBEL epochs (lr 0.1)": ("rebel", "epochs", (1, 2, 4)),
+    "REBEL lr": ("rebel", "lr", (0.01, 0.03, 0.1, 0.3)),
+    "A*-PO β₂": ("a-star-po", "beta2", (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)),
+    "A*-PO N": ("a-star-po", "n_value_samples", (1, 2, 8, 32)),
+    "A*-PO lr": ("a-star-po", "lr", (0.01, 0.03, 0.05, 0.1, 0.3)),
+}
+#: The defaults the knobs vary around at β = 0.1 (REBEL η = 1/β, A*-PO β₂ = β and lr 0.05).
+SENSITIVITY_DEFAULTS: dict[tuple[str, str], float] = {
+    ("rebel", "eta"): 10.0,
+    ("rebel", "epochs"): 1,
+    ("rebel", "lr"): 0.1,
+    ("a-star-po", "beta2"): 0.1,
+    ("a-star-po", "n_value_samples"): 8,
+    ("a-star-po", "lr"): 0.05,
+}
+
+
+def sensitivity(
+    tasks: tuple[str, ...],
+    seeds: int,
+    generations: int,
+    workers: int,
+    plot: str | None,
+    out: str | None,
+    quick: bool,
+) -> None:
+    """Table and plot (d): final exact suboptimality against η, epochs, β₂, N and lr, per task."""
+    if quick:
+        tasks, seeds, generations = ("target_string", "sort"), 1, 300
+    env_kw = dict(SANDBOX)
+    jobs: list[Any] = []
+    keys: list[tuple[str, int, str, float]] = []
+    for task in tasks:
+        for seed in range(seeds):
+            for knob, (name, key, values) in SENSITIVITY.items():
+                for value in values:
+                    jobs.append((name, {key: value}, {**env_kw, "task": task}, seed, generations))
+                    keys.append((task, seed, knob, value))
+            jobs.append(("rloo", {"beta": env_kw["beta"]}, {**env_kw, "task": task}, seed, generations))
+            keys.append((task, seed, "RLOO (k=2)", 0.0))
+    print(
+        f"\n(d) sensitivity: {ENV} β={env_kw['beta']}, tabular from π_ref, {generations} online "
+        f"generations, {seeds} seed(s), tasks {', '.join(tasks)} ({len(jobs)} runs)",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    results = _map(jobs, workers)
+    finals: dict[tuple[str, str, float], list[float]] = {}
+    starts: dict[str, list[float]] = {}
+    for (task, _, knob, value), r in zip(keys, results, strict=True):
+        finals.setdefault((task, knob, value), []).append(r["final"])
+        starts.setdefault(task, []).append(r["start"])
+    lines = [
+        f"Final exact suboptimality J*−J after {generations} online generations (mean over {seeds} "
+        f"seed(s)), {ENV}, β = {env_kw['beta']}, tabular policy from π_ref; one knob varied at a time, "
+        "the others at their defaults (* marks the default).",
+        "",
+        "| agent: knob | value | " + " | ".join(tasks) + " |",
+        "|---|---|" + "---|" * len(tasks),
+        "| π_ref | | " + " | ".join(f"{np.mean(starts[t]):.3f}" for t in tasks) + " |",
+        "| RLOO (k=2, KL β) | | "
+        + " | ".join(f"{np.mean(finals[(t, 'RLOO (k=2)', 0.0)]):.3f}" for t in tasks)
+        + " |",
+    ]
+    for knob, (name, key, values) in SENSITIVITY.items():
+        for value in values:
+            mark = "*" if SENSITIVITY_DEFAULTS.get((name, key)) == value else ""
+            cells = " | ".join(f"{np.mean(finals[(t, knob, value)]):.3f}" for t in tasks)
+            lines.append(f"| {knob} | {value:g}{mark} | {cells} |")
+    table = "\n".join(lines)
+    print(table)
+    print(f"({time.perf_counter() - t0:.0f} s)")
+    if out:
+        with open(out, "w", encoding="utf-8") as fh:
+            fh.write(table + "\n")
+        print(f"table written to {out}")
+    if plot:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
+        for ax, (knob, (_, key, values)) in zip(axes.ravel(), SENSITIVITY.items(), strict=True):
+            for task in tasks:
+                ref = float(np.mean(starts[task]))
+                ys = [float(np.mean(finals[(task, knob, v)])) / ref for v in values]
+                ax.plot(values, ys, marker="o", label=task)
+            ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+            ax.axhline(0.5, color="grey", lw=0.8, ls=":")
+            ax.set_xscale("log")
+            ax.set_yscale("log")
+            ax.set_title(knob)
+            ax.set_xlabel(key)
+        for ax in axes[:, 0]:
+            ax.set_ylabel("final J*−J / π_ref's")
+        axes[0, 0].legend(fontsize=7)
+        fig.suptitle(f"REBEL and A*-PO sensitivity (β = {env_kw['beta']}, {generations} generations)")
+        fig.tight_layout()
+        fig.savefig(plot, dpi=110)
+        print(f"plot written to {plot}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("part", choices=("suboptimality", "overopt", "cost", "all"))
+    parser.add_argument("part", choices=("suboptimality", "overopt", "cost", "sensitivity", "all"))
     parser.add_argument("--quick", action="store_true", help="tiny budgets (a smoke run)")
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--generations", type=int, default=2000)
@@ -340,11 +507,21 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=64)
     parser.add_argument("--sft-steps", type=int, default=300)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--tasks", default="target_string", help="(a), (d): comma-separated tasks or 'all'")
+    parser.add_argument("--methods", default=",".join(METHODS), help="(a): comma-separated agents")
+    parser.add_argument("--workers", type=int, default=1, help="(a), (d): runs in parallel")
+    parser.add_argument("--out", default=None, help="(d): write the markdown table to this file")
     args = parser.parse_args()
+    tasks = TASKS if args.tasks == "all" else tuple(args.tasks.split(","))
+    if args.part == "sensitivity" and args.tasks == "target_string":
+        tasks = TASKS  # (d) runs every task unless told otherwise
     if args.quick:
         args.seeds, args.generations, args.epochs, args.steps, args.sft_steps = 2, 200, 6, 5, 30
     if args.part in ("suboptimality", "all"):
-        suboptimality(args.seeds, args.generations)
+        suboptimality(args.seeds, args.generations, tasks, tuple(args.methods.split(",")), args.workers)
+    if args.part in ("sensitivity", "all"):
+        plot = args.plot if args.part == "sensitivity" else None
+        sensitivity(tasks, args.seeds, args.generations, args.workers, plot, args.out, args.quick)
     if args.part in ("overopt", "all"):
         overopt(
             args.coverage,
