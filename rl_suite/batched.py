@@ -33,7 +33,7 @@ import numpy as np
 
 from rl_suite import registry
 from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, resolve
-from rl_suite.regret import BASE_COLUMNS, CONSTRAINT_COLUMNS, RegretRecorder, fit_regret_exponent
+from rl_suite.regret import BASE_COLUMNS, CONSTRAINT_COLUMNS, Columns, RegretRecorder, fit_regret_exponent
 from rl_suite.runner import (
     RunInterrupted,
     _agent_diagnostics,
@@ -180,8 +180,7 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
         R = int(env.num_envs)
         self.columns = BASE_COLUMNS + (CONSTRAINT_COLUMNS if constrained else ())
         self._constrained = constrained
-        self._buf = np.empty((1024, R, len(self.columns)))
-        self._n = 0
+        self._buf = Columns(self.columns, capacity=1024, streams=R)
         self.total_steps = 0
         self.episode = np.full(R, -1, dtype=np.int64)
         self.cumulative_regret = np.zeros(R)
@@ -201,9 +200,10 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
         self.total_steps += 1
         self.cumulative_regret += regret
         self.cumulative_reward += np.asarray(reward, dtype=np.float64)
-        if self._n == self._buf.shape[0]:
-            self._buf = np.concatenate([self._buf, np.empty_like(self._buf)])
-        row = self._buf[self._n]
+        buf = self._buf
+        if buf.n == buf.data.shape[0]:
+            buf.grow()
+        row = buf.data[buf.n]
         row[:, 0] = self.total_steps
         row[:, 1] = self.episode
         row[:, 2] = reward
@@ -215,7 +215,7 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
             row[:, 6] = violation
             self.violations += violation > 0
             self.violation_amount += violation
-        self._n += 1
+        buf.n += 1
         # A single env is reset after its episode ends, which counts the next episode (SAME_STEP autoreset).
         ended = np.logical_or(terminated, truncated)
         if ended.any():
@@ -224,9 +224,7 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
 
     def drain(self) -> np.ndarray:
         """The rows recorded since the last drain, shape ``(R, n, len(columns))``, forgotten here."""
-        out = self._buf[: self._n].transpose(1, 0, 2).copy()
-        self._n = 0
-        return out
+        return self._buf.take().transpose(1, 0, 2)
 
     def counters(self, i: int) -> dict[str, float | int]:
         """Stream ``i``'s running totals, as :meth:`RegretRecorder.counters` gives them."""

@@ -222,10 +222,10 @@ def _pomdp(base: Any) -> Evaluator:
 
     def run(agent: Any) -> PolicyEvaluation:
         policy = getattr(agent, "history_policy", None)
-        if not callable(policy):
-            return PolicyEvaluation(optimal - _memoryless_regret(base, agent), optimal, uniform)
         window = getattr(getattr(agent, "config", None), "window", None)
-        if isinstance(window, int) and not isinstance(window, bool):
+        if not callable(policy):
+            regret = _regret_without_history_policy(base, agent)
+        elif isinstance(window, int) and not isinstance(window, bool):
             # A window policy: (h, window) -> action, evaluated per window (no branch limit).
             def windowed(h: int, x: tuple[int, ...]) -> int:
                 return int(policy(x)) if h == len(x) // 2 else int(policy((-1, -1) * (h - len(x) // 2) + x))
@@ -233,13 +233,13 @@ def _pomdp(base: Any) -> Evaluator:
             regret = base.pseudo_regret(windowed, window=window)
         else:
             regret = base.pseudo_regret(policy)
-        regret = math.nan if regret is None else float(regret)
+        regret = math.nan if regret is None else float(regret)  # None: the history tree is too big
         return PolicyEvaluation(optimal - regret, optimal, uniform)
 
     return run
 
 
-def _memoryless_regret(base: Any, agent: Any) -> float:
+def _regret_without_history_policy(base: Any, agent: Any) -> float | None:
     """Regret of an agent without a history policy, read from what it sees of the history.
 
     * **memoryless** (SB3 PPO/A2C/DQN, tabular learners): ``agent.policy_actions`` on the current env
@@ -255,6 +255,9 @@ def _memoryless_regret(base: Any, agent: Any) -> float:
       by one from a fresh state is a history policy, evaluated by branching on observations (NaN where the
       history tree is too big); the state after each history prefix is kept, so each live history costs
       one recurrent step.
+
+    Returns:
+        The env's ``pseudo_regret`` of that policy (``None`` where the history tree is too big).
 
     Raises:
         UserError: The agent has none of these (its policy cannot be read).
@@ -277,8 +280,7 @@ def _memoryless_regret(base: Any, agent: Any) -> float:
                 states[x] = agent.recurrent_action(np.int64(encode(x, len(x) // 2)), prior)
             return states[x]
 
-        regret = base.pseudo_regret(lambda x: step(tuple(int(v) for v in x))[0])
-        return math.nan if regret is None else float(regret)
+        return base.pseudo_regret(lambda x: step(tuple(int(v) for v in x))[0])
     if isinstance(stack, int) and stack > 1 and callable(getattr(agent, "stack_policy_actions", None)):
         cache: dict[tuple[int, ...], int] = {}
 
@@ -290,8 +292,7 @@ def _memoryless_regret(base: Any, agent: Any) -> float:
                 cache[key] = int(agent.stack_policy_actions(np.asarray([frames], dtype=np.int64))[0])
             return cache[key]
 
-        regret = base.pseudo_regret(stacked, window=stack - 1 + int(last_action))
-        return math.nan if regret is None else float(regret)
+        return base.pseudo_regret(stacked, window=stack - 1 + int(last_action))
     if not callable(getattr(agent, "policy_actions", None)) or (isinstance(stack, int) and stack > 1):
         raise UserError(
             f"eval_every on a POMDP needs a frozen history policy (history_policy: window-ucbvi, "
@@ -305,8 +306,7 @@ def _memoryless_regret(base: Any, agent: Any) -> float:
     def windowed(h: int, x: tuple[int, ...]) -> int:
         return int(table[h, encode(x, len(x) // 2)])
 
-    regret = base.pseudo_regret(windowed, window=1 if last_action else 0)
-    return math.nan if regret is None else float(regret)
+    return base.pseudo_regret(windowed, window=1 if last_action else 0)
 
 
 def _rlhf(base: Any) -> Evaluator:

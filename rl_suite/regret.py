@@ -83,18 +83,24 @@ def fit_regret_exponent(cum_regret: np.ndarray, decades: float = 1.0, num_points
     return float(fit_exponent_at(ts, r[ts - 1]))
 
 
-class _Columns:
-    """Growable float64 column store (amortised O(1) append, no per-step allocation)."""
+class Columns:
+    """Growable float64 column store (amortised O(1) append, no per-step allocation).
 
-    def __init__(self, names: tuple[str, ...], capacity: int = 4096) -> None:
+    Rows are ``data[n]``: ``(len(names),)``, or ``(streams, len(names))`` for R streams recorded together.
+    """
+
+    def __init__(self, names: tuple[str, ...], capacity: int = 4096, streams: int | None = None) -> None:
         self.names = names
-        self.data = np.empty((capacity, len(names)), dtype=np.float64)
+        shape = (capacity, len(names)) if streams is None else (capacity, streams, len(names))
+        self.data = np.empty(shape, dtype=np.float64)
         self.n = 0
 
     def grow(self) -> None:
+        """Double the capacity (the rows kept)."""
         self.data = np.concatenate([self.data, np.empty_like(self.data)])
 
     def take(self) -> np.ndarray:
+        """The rows recorded since the last take, copied, and forget them."""
         out = self.data[: self.n].copy()
         self.n = 0
         return out
@@ -116,7 +122,7 @@ class RegretRecorder(gym.Wrapper):
     def __init__(self, env: gym.Env, constrained: bool = False) -> None:
         super().__init__(env)
         self.columns = BASE_COLUMNS + (CONSTRAINT_COLUMNS if constrained else ())
-        self._buf = _Columns(self.columns)
+        self._buf = Columns(self.columns)
         self._constrained = constrained
         self.total_steps = 0
         self.episode = -1
