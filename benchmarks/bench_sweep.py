@@ -6,15 +6,21 @@ Measured side by side in one run (every sweep into a fresh temp folder, BLAS sin
   workers, as sweeps ran before cells — one pool task per run — against seed-batched cells
   (target: >= 3x faster);
 - ``grid``: the same 4 agents x 10 seeds x 20,000 steps on 1 worker and on 2 (target: 2 workers >= 1.8x);
-- ``ray``: both sweeps on the Ray backend (a local Ray started by the sweep, 2 workers) against the local
-  pool's 2 workers (target: Ray <= 1.5x the local wall time; Ray's start-up is included).
+- ``ray``: both sweeps on the Ray backend with 2 workers against the local pool's 2 workers (target: Ray
+  <= 1.5x the local wall time), twice: with a Ray the sweep starts and stops (its start-up included), and
+  joining a Ray that is already running (as ``--address`` joins a cluster; started once, outside the
+  timing).
 
 Times are the best of ``--repeats`` rounds, each round running every sweep once. ``--quick`` shrinks the
 grid to 5,000 steps and one round (a few minutes on 2 cores); ``--no-ray`` leaves Ray out. The machine's
 load, and how many cores two busy processes get on it, are printed: on a shared machine the 2-worker
 ratios are capped by what it lends.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--quick] [--no-ray]
+``--per-step`` measures instead what a cell costs per round, free of disk and of the machine's load: the
+CPU time of one batch step of each quickstart cell (5 seeds, no run folders) against one step of one
+seed alone, best of ``--repeats`` (default 5) runs of 2,000 steps.
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--quick] [--no-ray] [--per-step]
 """
 
 from __future__ import annotations
@@ -57,6 +63,22 @@ def cells(path: Path, overrides: list[str], workers: int, backend: str = "local"
     assert result.ok, [o.error for o in result.outcomes if o.error]
 
 
+def joined(path: Path, overrides: list[str], workers: int) -> None:
+    """The sweep on a Ray that is already running (started by :func:`start_ray`, outside the timing)."""
+    import ray
+
+    assert ray.is_initialized()
+    cells(path, overrides, workers, "ray")
+
+
+def start_ray(workers: int) -> None:
+    """A Ray on this machine that the ``joined`` sweeps use, as a sweep with ``--address`` joins a cluster."""
+    import ray
+
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+
+
 def timed(fn: Callable[[list[str]], None], overrides: list[str]) -> float:
     """Wall time of one sweep, written into a fresh folder."""
     tmp = tempfile.mkdtemp(prefix="bench_sweep")
@@ -85,12 +107,44 @@ def parallel_capacity() -> float:
     return 2 * alone / max(both)
 
 
+def per_step(repeats: int, steps: int = 2000) -> None:
+    """CPU microseconds per step of each quickstart cell batched, and of its first seed alone."""
+    from rl_suite.batched import _prepare
+    from rl_suite.config import RunConfig, agent_class, resolve
+    from rl_suite.runner import make_env
+
+    cells: dict[str, list[RunConfig]] = {}
+    for cfg in load_sweep(QUICKSTART, []).runs():
+        cells.setdefault(cfg.agent.name, []).append(resolve(cfg))
+    print(f"CPU time per step, best of {repeats} runs of {steps:,} steps\n")
+    print("| agent | batch of 5 seeds (us/step) | one seed alone (us/step) | batch / alone |")
+    print("|---|---:|---:|---:|")
+    for name, cfgs in cells.items():
+        best = {"batch": float("inf"), "alone": float("inf")}
+        for _ in range(repeats):
+            batch, recorder, streams, _ = _prepare(cfgs)
+            alone = agent_class(name)(make_env(cfgs[0]), cfgs[0].agent.typed_settings, seed=cfgs[0].seed)
+            for key, agent in (("batch", batch), ("alone", alone)):
+                agent.learn(10)  # past the reset and first draws
+                start = time.process_time()
+                agent.learn(steps)
+                best[key] = min(best[key], (time.process_time() - start) / steps * 1e6)
+            recorder.close()
+            for s in streams:
+                s.env.close()
+        print(f"| {name} | {best['batch']:.1f} | {best['alone']:.1f} | {best['batch'] / best['alone']:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="grid of 5,000 steps, one repeat")
     parser.add_argument("--no-ray", action="store_true", help="leave the Ray backend out")
-    parser.add_argument("--repeats", type=int, default=None, help="best of N [3; --quick: 1]")
+    parser.add_argument("--per-step", action="store_true", help="CPU time per step of cells against one seed")
+    parser.add_argument("--repeats", type=int, default=None, help="best of N [3; --quick: 1; --per-step: 5]")
     args = parser.parse_args()
+    if args.per_step:
+        per_step(args.repeats or 5)
+        return
     repeats = args.repeats or (1 if args.quick else 3)
     grid = ["seeds=0-9", f"total_steps={5000 if args.quick else 20000}"]
     ray = not args.no_ray
@@ -115,15 +169,26 @@ def main() -> None:
     ]
     if ray:
         sweeps += [
-            ("quickstart, ray, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), []),
-            ("grid, ray, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), grid),
+            ("quickstart, ray started by the sweep, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), []),
+            ("grid, ray started by the sweep, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), grid),
+            ("quickstart, ray already running, 2 workers", lambda o: joined(QUICKSTART, o, 2), []),
+            ("grid, ray already running, 2 workers", lambda o: joined(QUICKSTART, o, 2), grid),
         ]
     # Interleaved (every sweep once, then again), so that a change of load hits all of them alike.
     times: dict[str, list[float]] = {name: [] for name, _, _ in sweeps}
     for r in range(repeats):
         for name, fn, overrides in sweeps:
+            if "already running" in name:
+                import ray as ray_module
+
+                if not ray_module.is_initialized():
+                    start_ray(2)
             times[name].append(timed(fn, overrides))
             print(f"  round {r + 1}: {name}: {times[name][-1]:.2f} s", flush=True)
+        if ray:
+            import ray as ray_module
+
+            ray_module.shutdown()  # the next round's "started by the sweep" rows start their own
     t = {name: min(values) for name, values in times.items()}
     steps = "5,000" if args.quick else "20,000"
     print(f"\nquickstart: 4 agents x 5 seeds x 5,000 steps; grid: 4 agents x 10 seeds x {steps} steps\n")
@@ -146,20 +211,16 @@ def main() -> None:
         ),
     ]
     if ray:
-        checks += [
-            (
-                "quickstart: ray <= 1.5x local (2 workers)",
-                t["quickstart, ray, 2 workers"] / t["quickstart, cells, 2 workers"],
-                "<=",
-                1.5,
-            ),
-            (
-                "grid: ray <= 1.5x local (2 workers)",
-                t["grid, ray, 2 workers"] / t["grid, cells, 2 workers"],
-                "<=",
-                1.5,
-            ),
-        ]
+        for sweep in ("quickstart", "grid"):
+            for how in ("ray started by the sweep", "ray already running"):
+                checks.append(
+                    (
+                        f"{sweep}: {how} <= 1.5x local (2 workers)",
+                        t[f"{sweep}, {how}, 2 workers"] / t[f"{sweep}, cells, 2 workers"],
+                        "<=",
+                        1.5,
+                    )
+                )
     print("\n| target | ratio | goal | result |\n|---|---:|---:|---|")
     for name, ratio, op, goal in checks:
         ok = ratio >= goal if op == ">=" else ratio <= goal

@@ -91,6 +91,7 @@ class StreamGenerators:
     def __init__(self, generators: Sequence[np.random.Generator]) -> None:
         self.generators = list(generators)
         self.streams = len(self.generators)
+        self._methods = {m: [getattr(g, m) for g in self.generators] for m in ("random", "standard_normal")}
 
     def __getattr__(self, name: str) -> Any:
         if name not in _ROW_DRAWS:
@@ -114,14 +115,19 @@ class StreamGenerators:
         return np.array([g.integers(low, high) for g in self.generators], dtype=np.int64)
 
     def _fill(self, name: str, size: Any, dtype: Any, out: Any) -> np.ndarray:
-        if out is not None or size is None or np.dtype(dtype) != np.float64:
+        if out is not None or size is None or (dtype is not np.float64 and np.dtype(dtype) != np.float64):
             return self._rows(name, (), {"size": size, "dtype": dtype, "out": out})
-        shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
+        if type(size) is int:
+            shape: tuple[int, ...] = (size,)
+        elif type(size) is tuple:
+            shape = tuple(int(s) for s in size)
+        else:
+            shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
         if not shape or shape[0] != self.streams:
             raise NotBatchable(f"rng.{name} drew {shape}, not one row per stream")
         z = np.empty((shape[0], 1, *shape[1:]))
-        for g, row in zip(self.generators, z, strict=True):
-            getattr(g, name)(out=row)  # fills (1, ...) as a one-stream agent's size=(1, ...) draw does
+        for fill, row in zip(self._methods[name], z, strict=True):
+            fill(out=row)  # fills (1, ...) as a one-stream agent's size=(1, ...) draw does
         return z.reshape(shape)
 
     def _rows(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.ndarray:
@@ -159,10 +165,14 @@ def _stream_argmax(generators: Sequence[np.random.Generator]) -> Callable[..., n
         best = scores.argmax(axis=1)
         if tie_breaking == "first":
             return best
-        ties = scores == scores.max(axis=1, keepdims=True)
-        counts = np.count_nonzero(ties, axis=1)
-        if counts.min() == 1 and counts.max() == 1:
+        top = scores.max(axis=1, keepdims=True)
+        ties = scores == top
+        # Every row ties with its own maximum (unless it is NaN, which ties with nothing), so R ties in all
+        # mean exactly one a row: one count over the whole array instead of one per row.
+        total = top.sum()
+        if np.count_nonzero(ties) == ties.shape[0] and total == total:
             return best
+        counts = np.count_nonzero(ties, axis=1)
         for i in np.flatnonzero(counts != 1):
             idx = np.flatnonzero(ties[i])
             best[i] = idx[generators[int(i)].integers(idx.size)]
@@ -203,23 +213,22 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
         buf = self._buf
         if buf.n == buf.data.shape[0]:
             buf.grow()
-        row = buf.data[buf.n]
-        row[:, 0] = self.total_steps
-        row[:, 1] = self.episode
-        row[:, 2] = reward
-        row[:, 3] = regret
-        row[:, 4] = self.cumulative_regret
+        row = buf.data[buf.n].T  # (columns, R): one write a column
+        row[0] = self.total_steps
+        row[1] = self.episode
+        row[2] = reward
+        row[3] = regret
+        row[4] = self.cumulative_regret
         if self._constrained:
             violation = np.asarray(info["violation"], dtype=np.float64)
-            row[:, 5] = info["cost"]
-            row[:, 6] = violation
+            row[5] = info["cost"]
+            row[6] = violation
             self.violations += violation > 0
             self.violation_amount += violation
         buf.n += 1
         # A single env is reset after its episode ends, which counts the next episode (SAME_STEP autoreset).
-        ended = np.logical_or(terminated, truncated)
-        if ended.any():
-            self.episode += ended
+        if np.count_nonzero(terminated) or np.count_nonzero(truncated):
+            self.episode += np.logical_or(terminated, truncated)
         return obs, reward, terminated, truncated, info
 
     def drain(self) -> np.ndarray:

@@ -449,7 +449,7 @@ def sweep(
         None,
         "--storage-path",
         help="Ray: run store root on storage every node sees; run folders go to <path>/<sweep name> "
-        "(unless --out is given) and Tune's state to <path>/sweep-<time> [<out>/_tune].",
+        "(unless --out is given).",
     ),
     address: str | None = typer.Option(
         None, "--address", help="Ray: cluster to join (auto, ray://host:10001) [RAY_ADDRESS or a local Ray]."

@@ -11,6 +11,7 @@ bit-for-bit for rl_suite's own agents, whose state (RNG included) is fully saved
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import math
 import os
@@ -84,19 +85,28 @@ class RunInterrupted(Exception):
     """Raised inside a run when SIGTERM/SIGINT arrives; the run is saved as ``interrupted``."""
 
 
-def package_versions() -> dict[str, str | None]:
-    """Versions of the packages that determine results (read from metadata, nothing is imported)."""
+@functools.cache
+def _package_versions() -> tuple[tuple[str, str | None], ...]:
     out: dict[str, str | None] = {"rl_suite": __version__, "python": sys.version.split()[0]}
     for name in ("numpy", "scipy", "gymnasium", "stable-baselines3", "torch", "pydantic"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
-    return out
+    return tuple(out.items())
 
 
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that determine results (read from metadata once per process)."""
+    return dict(_package_versions())
+
+
+@functools.cache
 def git_sha() -> str | None:
-    """The git commit of the rl_suite source tree, or ``None`` outside a checkout."""
+    """The git commit of the rl_suite source tree, or ``None`` outside a checkout.
+
+    Asked once per process: the code a process runs is the code it imported.
+    """
     root = Path(__file__).resolve().parent.parent
     if not (root / ".git").exists():
         return None

@@ -17,7 +17,7 @@ def discrete_action(action: Any, n: int) -> int:
     """
     a = action
     if isinstance(a, np.ndarray):
-        if a.size != 1 or not np.issubdtype(a.dtype, np.integer):
+        if a.size != 1 or a.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
             raise UserError(f"action {action!r} is outside Discrete({n}): expected one integer in [0, {n})")
         a = a.reshape(()).item()
     if isinstance(a, (bool, np.bool_)) or not isinstance(a, (int, np.integer)):
@@ -28,13 +28,19 @@ def discrete_action(action: Any, n: int) -> int:
     return a
 
 
+_INT64 = np.dtype(np.int64)
+
+
 def discrete_actions(actions: Any, n: int, num_envs: int) -> np.ndarray:
     """Vector form of :func:`discrete_action`: an int array of shape ``(num_envs,)`` in ``[0, n)``."""
-    a = np.asarray(actions)
-    if a.shape != (num_envs,) or not np.issubdtype(a.dtype, np.integer):
+    a = actions if type(actions) is np.ndarray else np.asarray(actions)
+    if a.shape != (num_envs,) or a.dtype.kind not in "iu":  # signed or unsigned integers (not bool)
         raise UserError(
             f"actions {actions!r} do not fit MultiDiscrete([{n}]*{num_envs}): expected {num_envs} integers"
         )
+    # int64 (what agents give) in one comparison: a negative one, read as uint64, is >= 2**63 > n.
+    if a.dtype is _INT64 and n >= 0 and not np.count_nonzero(a.view(np.uint64) >= n):
+        return a
     bad = (a < 0) | (a >= n)
     if bad.any():
         raise UserError(f"action {int(a[bad][0])} is outside Discrete({n}): expected integers in [0, {n})")

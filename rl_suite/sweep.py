@@ -15,8 +15,8 @@ has a batch axis (:mod:`rl_suite.batched`: the same run folders, bit for bit, as
 :func:`~rl_suite.runner.run_trial`), and everything else one run after the other in the same process.
 
 Backends are pluggable (:data:`BACKENDS`): ``local`` runs cells in this process (``workers=1``) or in this
-process and a spawned pool sharing one queue; ``ray`` hands the same cells to Ray Tune (one trial per cell,
-on this machine or a cluster). Both execute the very same :func:`execute_cell`, and both get their jobs
+process and a spawned pool sharing one queue; ``ray`` hands the same cells to Ray (one task per cell, on
+this machine or a cluster). Both execute the very same :func:`execute_cell`, and both get their jobs
 from :func:`plan`, so the skip/resume rule above holds whichever backend ran the earlier attempt. Ray is
 imported only by the ``ray`` backend (optional extra ``pip install "rl_suite[ray]"``).
 """
@@ -30,7 +30,6 @@ import logging
 import multiprocessing
 import os
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -89,12 +88,14 @@ class BackendOptions:
     max_retries: int = 0
     """Times a failed run is started again (a fresh run folder each time; the failed one stays)."""
     cpus_per_trial: float = 1.0
-    """Ray: CPUs reserved per trial, one sweep cell (Ray sets the trial's ``OMP_NUM_THREADS`` to it)."""
+    """Ray: CPUs reserved per trial, one sweep cell run as one Ray task (Ray sets the task's
+    ``OMP_NUM_THREADS`` to it)."""
     gpus_per_trial: float = 0.0
-    """Ray: GPUs reserved per trial, one sweep cell (fractions share a GPU)."""
+    """Ray: GPUs reserved per trial, one sweep cell (fractions share a GPU; Ray sets the task's
+    ``CUDA_VISIBLE_DEVICES``)."""
     storage_path: str | None = None
-    """Ray: where Tune keeps its experiment state [``<out>/_tune``]; on a multi-node cluster it must be
-    shared storage (NFS path or ``s3://``/``gs://`` URI), like the run folders themselves."""
+    """Ray: the run store's root on storage every node sees (an NFS path mounted alike on every node): the
+    run folders go to ``<storage_path>/<sweep name>`` unless ``out`` is given."""
     batch: bool = True
     """Run the seeds of a cell as one batched program where the agent has a batch axis (``--no-batch``:
     one seed after the other)."""
@@ -456,46 +457,32 @@ def _pool(
             raise
 
 
-# --------------------------------------------------------------------------- the Ray Tune backend
+# --------------------------------------------------------------------------- the Ray backend
 #: What a missing Ray says.
-RAY_MISSING = 'the ray backend needs Ray Tune: pip install "rl_suite[ray]"'
-#: Environment of a Ray started or joined by a sweep: no usage stats, no Tune result loggers (CSV, JSON,
-#: TensorBoard: the run folders are the record) and no Tune progress tables.
-_RAY_ENV = {
-    "RAY_USAGE_STATS_ENABLED": "0",
-    "TUNE_DISABLE_AUTO_CALLBACK_LOGGERS": "1",
-    "TUNE_DISABLE_AUTO_INIT": "1",
-    "RAY_AIR_NEW_OUTPUT": "0",
-    "TUNE_MAX_PENDING_TRIALS_PG": "16",
-}
-#: Loggers whose INFO lines (result folders, TensorBoard hints, node start-up) stay out of a sweep's output.
-_RAY_LOGGERS = ("ray", "ray.tune", "ray.train", "ray.air", "ray.data")
+RAY_MISSING = 'the ray backend needs Ray: pip install "rl_suite[ray]"'
+#: Environment of a Ray started or joined by a sweep: no usage stats.
+_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
+#: Loggers whose INFO lines (node start-up, worker notices) stay out of a sweep's output.
+_RAY_LOGGERS = ("ray",)
 #: Loggers whose warnings say nothing a sweep's user must act on: that the cluster's token authentication is
-#: on (it stays on), and that Tune's result files are absent (the sweep turns Tune's loggers off; the run
-#: folders are the record).
-_RAY_NOTICES = (
-    "ray._private.authentication.authentication_token_setup",
-    "ray.tune.analysis.experiment_analysis",
-)
+#: on (it stays on).
+_RAY_NOTICES = ("ray._private.authentication.authentication_token_setup",)
 
 
 def _absolute_out(job: Job) -> Job:
-    """The job with its ``out`` made absolute: Ray trials run in their own working directory."""
+    """The job with its ``out`` made absolute: Ray workers run in their own working directory."""
     config = {**job.config, "out": str(Path(job.config["out"]).resolve())}
     return Job(job.action, config, None if job.path is None else str(Path(job.path).resolve()))
 
 
-def _ray_trial(config: dict[str, Any], cells: list[list[Job]], max_retries: int, batch: bool) -> None:
-    """The Tune function trainable: execute one cell (:func:`execute_cell`) and report its outcomes.
+def _ray_cell(cell: list[Job], max_retries: int, batch: bool) -> list[tuple[str, str, str, int]]:
+    """The Ray task: execute one cell (:func:`execute_cell`) on a Ray worker; one row per run.
 
-    Failed runs are retried inside the cell; Tune's own ``FailureConfig`` restarts a trial whose worker
-    died (the restarted cell decides again from the disk, so completed runs are skipped).
+    Failed runs are retried inside the cell; Ray re-runs a task whose worker died (``max_retries``), and
+    the re-run cell decides again from the disk, so completed runs are skipped.
     """
-    from ray import tune
-
-    outcomes = execute_cell(cells[config["cell"]], max_retries, batch)
-    rows = [[o.status, o.path or "", o.error or "", o.attempts] for o in outcomes]
-    tune.report({"outcomes": json.dumps(rows), "runs": len(rows)})
+    outcomes = execute_cell(cell, max_retries, batch)
+    return [(o.status, o.path or "", o.error or "", o.attempts) for o in outcomes]
 
 
 def _ray_error(exc: BaseException) -> str:
@@ -534,12 +521,12 @@ def check_address(address: str, timeout: float = 5.0) -> None:
 
 
 def _ray_verbose() -> bool:
-    """``RL_SUITE_RAY_VERBOSE=1`` lets Ray's and Tune's own INFO lines through."""
+    """``RL_SUITE_RAY_VERBOSE=1`` lets Ray's own INFO lines through."""
     return os.environ.get("RL_SUITE_RAY_VERBOSE", "") not in ("", "0")
 
 
 def _quiet_ray() -> None:
-    """Keep Ray's and Tune's INFO lines and notices out of the sweep's output (unless asked for)."""
+    """Keep Ray's INFO lines and notices out of the sweep's output (unless asked for)."""
     if _ray_verbose():
         return
     for name in _RAY_LOGGERS:
@@ -574,7 +561,7 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
 
 
 def _check_shared(ray: Any, paths: list[str]) -> None:
-    """On a cluster of several nodes, check that every node sees ``paths`` (run store and Tune storage).
+    """On a cluster of several nodes, check that every node sees ``paths`` (the run store).
 
     A probe file is written under each path here and looked for by one task on every alive node.
 
@@ -608,8 +595,8 @@ def _check_shared(ray: Any, paths: list[str]) -> None:
             if missing:
                 where = str(Path(missing[0]).parent)
                 raise UserError(
-                    f"the Ray node at {node} cannot see {where}: on a cluster, --out and --storage-path "
-                    "must be storage every node mounts at the same path (NFS) or an s3:// / gs:// URI"
+                    f"the Ray node at {node} cannot see {where}: on a cluster, --out (or --storage-path) "
+                    "must be storage every node mounts at the same path (NFS)"
                 )
     finally:
         for probe in probes:
@@ -627,35 +614,33 @@ def run_ray(
     progress: Progress | None = None,
     options: BackendOptions | None = None,
 ) -> Iterator[JobOutcome]:
-    """The Ray Tune backend: one function trial per sweep cell, :func:`execute_cell` inside it.
+    """The Ray backend: one Ray task per sweep cell, :func:`execute_cell` inside it.
 
-    Completed runs (``skip`` jobs) never reach Ray. A trial is a cell (one env config x one agent config,
-    its seeds as one batched program where the agent allows it), and Tune reuses its workers across trials.
-    Run folders go where the sweep says (made absolute, so on a cluster ``out`` must be on storage every
-    node sees — checked before the first trial); Tune's own state goes to ``options.storage_path``
-    (default ``<out>/_tune``). A Ctrl-C stops Tune; finished
-    runs keep their complete folders and runs in flight are left ``interrupted``, so re-running the sweep
-    does the rest.
+    Completed runs (``skip`` jobs) never reach Ray. A task is a cell (one env config x one agent config,
+    its seeds as one batched program where the agent allows it), reserving ``cpus_per_trial`` CPUs and
+    ``gpus_per_trial`` GPUs; Ray keeps its worker processes across tasks, so a worker imports rl_suite once.
+    At most ``workers`` cells run at once (default: as many as the cluster's free resources allow). Run
+    folders go where the sweep says (made absolute, so on a cluster ``out`` must be on storage every node
+    sees — checked before the first task). A Ctrl-C cancels the cells in flight (their runs are left
+    ``interrupted``) and the queued ones, so re-running the sweep does the rest.
 
     Args:
         jobs: the planned jobs.
-        workers: most trials at once (default: as many as the cluster's free CPUs allow).
+        workers: most cells at once (default: as many as the cluster's free resources allow).
         progress: advanced once per finished run.
-        options: resources, retries, storage and cluster address.
+        options: resources, retries and cluster address.
 
     Yields:
-        One outcome per job (skipped ones first).
+        One outcome per job (skipped ones first, then cell by cell as they finish).
 
     Raises:
-        UserError: Ray is not installed, no cluster answers at ``--address``, or a node cannot see the
-            run store.
+        UserError: Ray is not installed, no cluster answers at ``--address``, a node cannot see the run
+            store, or the cluster lacks the GPUs a cell asks for.
     """
     try:
         import ray
-        from ray import tune
     except ImportError:
         raise UserError(RAY_MISSING) from None
-    from rl_suite import ray_progress
 
     opts = options or BackendOptions()
     for job in jobs:
@@ -674,66 +659,42 @@ def run_ray(
         _ray_start(ray, workers, opts)
         started = True
     _quiet_ray()  # again: ray.init configures Ray's loggers
-    if opts.gpus_per_trial > 0:
-        have = float(ray.cluster_resources().get("GPU", 0))
-        if have < opts.gpus_per_trial:
-            if started:
-                ray.shutdown()
-            raise UserError(
-                f"--gpus-per-trial {opts.gpus_per_trial:g} but the Ray cluster has {have:g} GPU(s); "
-                "leave it out, or join a cluster with GPUs (--address)"
-            )
-    key = ray_progress.register(progress)
-    storage = opts.storage_path or str(Path(todo[0].config["out"]) / "_tune")
-    if "://" not in storage:
-        storage = str(Path(storage).resolve())
+    pending: dict[Any, list[Job]] = {}
     try:
-        _check_shared(ray, sorted({str(Path(j.config["out"])) for j in todo} | {storage}))
-        trainable = tune.with_resources(
-            tune.with_parameters(_ray_trial, cells=cells, max_retries=opts.max_retries, batch=opts.batch),
-            {"cpu": opts.cpus_per_trial, "gpu": opts.gpus_per_trial},
+        if opts.gpus_per_trial > 0:
+            have = float(ray.cluster_resources().get("GPU", 0))
+            if have < opts.gpus_per_trial:
+                raise UserError(
+                    f"--gpus-per-trial {opts.gpus_per_trial:g} but the Ray cluster has {have:g} GPU(s); "
+                    "leave it out, or join a cluster with GPUs (--address)"
+                )
+        _check_shared(ray, sorted({str(Path(j.config["out"])) for j in todo}))
+        task = ray.remote(_ray_cell).options(
+            num_cpus=opts.cpus_per_trial, num_gpus=opts.gpus_per_trial, max_retries=opts.max_retries
         )
-        tuner = tune.Tuner(
-            trainable,
-            param_space={"cell": tune.grid_search(list(range(len(cells))))},
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=workers,
-                reuse_actors=True,
-                trial_name_creator=ray_progress.trial_name,
-                trial_dirname_creator=ray_progress.trial_name,
-            ),
-            run_config=tune.RunConfig(
-                name=f"sweep-{time.strftime('%Y%m%d-%H%M%S')}",
-                storage_path=storage,
-                failure_config=tune.FailureConfig(max_failures=opts.max_retries),
-                callbacks=[ray_progress.AdvanceProgress(key)],
-                verbose=0,
-                log_to_file=False,
-            ),
-        )
-        results = tuner.fit()
-        reported: dict[int, JobOutcome] = {}
-        for result in (results[i] for i in range(len(results))):
-            if not result.config or "cell" not in result.config:  # never started (driver interrupted)
-                continue
-            cell = cells[int(result.config["cell"])]
-            metrics = result.metrics or {}
-            if "outcomes" in metrics:
-                for job, (status, path, error, attempts) in zip(
-                    cell, json.loads(metrics["outcomes"]), strict=True
-                ):
-                    reported[id(job)] = JobOutcome(job, status, path or job.path, error or None, attempts)
-            elif result.error is not None:
-                error = _ray_error(result.error) or "failed"
-                for job in cell:
-                    reported[id(job)] = JobOutcome(
-                        job, "failed", job.path, error, attempts=opts.max_retries + 1
-                    )
-        for job in (j for cell in cells for j in cell):
-            # Jobs that never reported were stopped by a Ctrl-C of the driver: the next sweep redoes them.
-            yield reported.get(id(job), JobOutcome(job, "interrupted", job.path))
+        queue = collections.deque(cells)
+        limit = workers or len(cells)
+        while queue or pending:
+            while queue and len(pending) < limit:
+                cell = queue.popleft()
+                pending[task.remote(cell, opts.max_retries, opts.batch)] = cell
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                cell = pending.pop(ref)
+                try:
+                    rows = ray.get(ref)
+                except Exception as exc:  # the worker died past its retries, or a bug outside the runs
+                    error = _ray_error(exc) or "failed"
+                    rows = [("failed", job.path or "", error, opts.max_retries + 1) for job in cell]
+                for job, (status, path, error, attempts) in zip(cell, rows, strict=True):
+                    if progress is not None:
+                        progress.advance()
+                    yield JobOutcome(job, status, path or job.path, error or None, attempts)
+    except KeyboardInterrupt:
+        for ref in pending:
+            ray.cancel(ref)  # the cell's runs stop as on a Ctrl-C: interrupted, resumable
+        raise
     finally:
-        ray_progress.unregister(key)
         if started:
             ray.shutdown()
 
@@ -784,6 +745,11 @@ def check_backend(backend: str, workers: int | None, options: BackendOptions | N
             import ray  # noqa: F401
         except ImportError:
             raise UserError(RAY_MISSING) from None
+        if opts.storage_path is not None and "://" in opts.storage_path:
+            raise UserError(
+                f"--storage-path {opts.storage_path} is a URI; run folders are files: give a folder every "
+                "node mounts at the same path (NFS)"
+            )
         if opts.address:
             check_address(opts.address)
 

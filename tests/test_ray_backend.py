@@ -1,4 +1,4 @@
-"""The Ray Tune sweep backend gives the same runs as the local one (``pytest -m ray``; needs the extra).
+"""The Ray sweep backend gives the same runs as the local one (``pytest -m ray``; needs the extra).
 
 Off by default: Ray adds ~600 MB and seconds of start-up, and its servers listen on every interface (Ray
 2.60 binds its GCS and raylet ports to ``*`` even with ``--node-ip-address=127.0.0.1``), which a CI
@@ -74,8 +74,12 @@ def test_same_sweep_same_regret_with_local_and_ray(local_ray: None, tmp_path: Pa
     assert a.keys() == b.keys() and len(a) == 6
     for key in a:
         np.testing.assert_array_equal(a[key], b[key])
-    # Tune's own state stays beside the run folders, and is not mistaken for runs.
-    assert (tmp_path / "ray" / "_tune").is_dir()
+
+    # The run store holds the run folders (and the sweep's claims), nothing of Ray's.
+    def others(out: Path) -> set[str]:
+        return {p.name for p in out.iterdir() if not (p / "summary.json").is_file()}
+
+    assert others(tmp_path / "ray") == others(tmp_path / "local") == {".claims"}
 
 
 def test_ray_rerun_skips_completed_runs_and_fills_in_missing_ones(local_ray: None, tmp_path: Path) -> None:
@@ -106,10 +110,10 @@ def test_cli_sweep_on_ray(local_ray: None, tmp_path: Path, capsys: pytest.Captur
     assert len(find_runs([tmp_path / "store" / "ray_test"])) == 6
 
 
-def test_cli_sweep_on_ray_with_the_progress_bar_and_without_tune_chatter(
+def test_cli_sweep_on_ray_with_the_progress_bar_and_without_ray_chatter(
     local_ray: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The README's form, progress bar on: Tune pickles its callback, which must not hold the bar."""
+    """The README's form, progress bar on: the bar reaches the end and nothing of Ray's is printed."""
     from rl_suite.cli import main
 
     monkeypatch.delenv("RL_SUITE_QUIET", raising=False)
@@ -134,7 +138,7 @@ def test_cli_sweep_on_ray_with_the_progress_bar_and_without_tune_chatter(
 def test_ray_cells_run_seeds_as_one_batch(
     local_ray: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A trial is a cell: two cells (one per env) of three seeds each, whose folders equal the local ones."""
+    """A Ray task is a cell: two cells (one per env) of three seeds, whose folders equal the local ones."""
     path = tmp_path / "sweep.yaml"
     path.write_text(SWEEP)
     spec = load_sweep(path, [f"out={tmp_path / 'ray'}"])
@@ -194,11 +198,12 @@ def test_a_storage_path_another_node_cannot_see_is_one_line(tmp_path: Path) -> N
     with pytest.raises(UserError, match=r"the Ray node at 10.0.0.2 cannot see .*store: on a cluster"):
         sweep_mod._check_shared(_FakeCluster(), [str(tmp_path / "store")])
     assert not list((tmp_path / "store").iterdir())  # the probe files are removed
-    sweep_mod._check_shared(_FakeCluster(), ["s3://bucket/runs"])  # URIs are left to Ray
+    with pytest.raises(UserError, match=r"--storage-path s3://bucket/runs is a URI; run folders are files"):
+        sweep_mod.check_backend("ray", None, BackendOptions(storage_path="s3://bucket/runs"))
 
 
 def test_gpus_per_trial_on_a_cluster_without_gpus_is_one_line(local_ray: None, tmp_path: Path) -> None:
-    """A trial that reserves a GPU the cluster lacks would wait forever: it is refused before Tune starts."""
+    """A task that reserves a GPU the cluster lacks would wait forever: it is refused before any starts."""
     path = tmp_path / "sweep.yaml"
     path.write_text(SWEEP)
     spec = load_sweep(path, [f"out={tmp_path / 'runs'}"])

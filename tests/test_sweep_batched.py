@@ -242,3 +242,169 @@ def test_no_batch_option_runs_seeds_one_by_one(tmp_path: Path, monkeypatch: pyte
         main(["sweep", str(path), "--no-batch", "--quiet"])
     assert exit_info.value.code == 0
     assert len(find_runs([tmp_path / "cli"])) == 3
+
+
+# --------------------------------------------------------------------------- the per-step fast paths
+VECTOR_ENVS = [
+    LINEAR,  # 4 normals a step, 3 at a reset
+    {**LINEAR, "model": "shared", "context": "ball"},  # 5 x 4 normals a round: a block lasts fewer rounds
+    MAB,  # one normal a step, none at a reset
+    {"id": "rl_suite/ConstrainedMAB-v0", "action_mode": "arm"},
+]
+
+
+@pytest.mark.parametrize("env", VECTOR_ENVS, ids=["linear", "linear-shared-ball", "mab", "cmab"])
+def test_vector_env_draws_ahead_yet_its_state_is_that_of_round_by_round_draws(env: dict[str, Any]) -> None:
+    """Served from blocks of normals, every stream still matches its single env, state included.
+
+    Over 400 rounds (several blocks, an episode end every 37 rounds) every step's observations and rewards
+    are the single envs', every ``get_state()`` holds each single env's generator state, reading the
+    state changes nothing that follows, and a fresh vector env given a state mid-block continues the same.
+    """
+    import gymnasium as gym
+    import numpy as np
+
+    kwargs = {k: v for k, v in env.items() if k != "id"} | {"horizon": 37}
+    R = len(SEEDS)
+
+    def vector() -> Any:
+        return gym.make_vec(env["id"], num_envs=R, vectorization_mode="vector_entry_point", **kwargs)
+
+    vec, untouched = vector(), vector()
+    singles = [gym.make(env["id"], **kwargs).unwrapped for _ in SEEDS]
+    obs, _ = vec.reset(seed=list(SEEDS))
+    untouched.reset(seed=list(SEEDS))
+    for s, e in zip(SEEDS, singles, strict=True):
+        e.reset(seed=s)
+    clone = None
+    rng = np.random.default_rng(0)
+    for t in range(400):
+        actions = rng.integers(vec.unwrapped.n_arms, size=R)
+        obs, reward, _, truncated, _ = vec.step(actions)
+        assert np.array_equal(untouched.step(actions)[1], reward)
+        if clone is not None:
+            assert np.array_equal(clone.step(actions)[1], reward)
+        for i, e in enumerate(singles):
+            o, r, _, done, _ = e.step(int(actions[i]))
+            if done:
+                o, _ = e.reset()
+            assert np.array_equal(o, obs[i]) and r == reward[i] and done == truncated[i]
+        if t % 3 == 0:
+            state = vec.unwrapped.get_state()
+            assert state["rngs"] == [e.get_state()["rng"] for e in singles]
+            if t == 150:
+                clone = vector()
+                clone.reset(seed=0)
+                clone.unwrapped.set_state(state)
+
+
+def test_stream_argmax_breaks_ties_as_the_one_stream_path_does() -> None:
+    """Rows without ties take no draw; a tied row draws from its own generator as one stream would."""
+    import numpy as np
+
+    from rl_suite.agents.base import ArrayAgent
+
+    scores = np.array([[0.1, 0.9, 0.3], [0.5, 0.5, 0.2], [0.7, 0.1, 0.7], [0.0, 1.0, -1.0]])
+    R = scores.shape[0]
+
+    class One:  # what ArrayAgent._argmax reads of a one-stream agent
+        num_envs = 1
+
+        def __init__(self, seed: int) -> None:
+            self.rng = np.random.default_rng(seed)
+
+    for rows in (scores[[0, 3]], scores):  # no tie at all; ties in rows 1 and 2
+        n = rows.shape[0]
+        gens = [np.random.default_rng(s) for s in range(n)]
+        got = batched._stream_argmax(gens)(None, rows)
+        ones = [One(s) for s in range(n)]
+        want = [int(ArrayAgent._argmax(o, rows[i : i + 1])[0]) for i, o in enumerate(ones)]  # type: ignore[arg-type]
+        assert got.tolist() == want
+        assert [g.bit_generator.state for g in gens] == [o.rng.bit_generator.state for o in ones]
+    assert got[0] == 1 and got[3] == 1 and got[1] in (0, 1) and got[2] in (0, 2)
+    untouched = np.random.default_rng(0).bit_generator.state
+    gens = [np.random.default_rng(0) for _ in range(R)]
+    assert batched._stream_argmax(gens)(None, scores[[0, 3, 0, 3]]).tolist() == [1, 1, 1, 1]
+    assert all(g.bit_generator.state == untouched for g in gens)  # no tie: no draw
+    # A NaN row ties with nothing, even next to a row with two ties (R ties in all): refused, as alone.
+    nan = np.array([[np.nan, 0.0, 1.0], [0.5, 0.5, 0.2]])
+    with pytest.raises(ValueError):
+        batched._stream_argmax([np.random.default_rng(s) for s in range(2)])(None, nan)
+    with pytest.raises(ValueError):
+        ArrayAgent._argmax(One(0), nan[:1])  # type: ignore[arg-type]
+
+
+def test_discrete_actions_fast_path_refuses_what_the_general_path_refuses() -> None:
+    import numpy as np
+
+    from rl_suite.errors import UserError
+    from rl_suite.spaces import discrete_action, discrete_actions
+
+    ok = np.array([0, 4, 2], dtype=np.int64)
+    assert discrete_actions(ok, 5, 3) is ok  # int64 in range: handed back as is
+    assert discrete_actions([1, 2, 3], 5, 3).tolist() == [1, 2, 3]
+    assert discrete_actions(np.array([1, 2, 3], dtype=np.uint8), 5, 3).dtype == np.int64
+    bad = {
+        "action -1 is outside": np.array([0, -1, 2]),
+        "action 5 is outside": np.array([0, 5, 2]),
+        "action -9223372036854775808 is outside": np.array([0, np.iinfo(np.int64).min, 2]),
+        "action 7 is outside": np.array([7, 1, 2], dtype=np.int32),
+        "do not fit": np.array([True, False, True]),
+        "do not fit ": np.array([0.0, 1.0, 2.0]),
+        "do not fit  ": np.array([0, 1]),
+    }
+    for message, actions in bad.items():
+        with pytest.raises(UserError, match=message.strip()):
+            discrete_actions(actions, 5, 3)
+    assert discrete_action(np.array([3], dtype=np.uint16), 5) == 3
+    with pytest.raises(UserError, match="expected one integer"):
+        discrete_action(np.array([True]), 5)
+
+
+def test_vector_env_hands_out_fresh_done_flags() -> None:
+    """``terminated``/``truncated`` are new arrays every step: a caller writing to them changes nothing."""
+    import gymnasium as gym
+
+    vec = gym.make_vec(LINEAR["id"], num_envs=2, vectorization_mode="vector_entry_point", dim=4, horizon=2)
+    vec.reset(seed=0)
+    for t in range(4):
+        _, _, terminated, truncated, info = vec.step([0, 1])
+        assert not terminated.any() and truncated.all() == (t % 2 == 1) and truncated.any() == truncated.all()
+        terminated[:] = True
+        truncated[:] = True
+        if "_final_info" in info:
+            info["_final_info"][:] = False
+
+
+def test_stream_generators_fill_rows_from_each_generator() -> None:
+    """``random``/``standard_normal`` with any spelling of the size draw row ``i`` from generator ``i``."""
+    import numpy as np
+
+    for size in (3, np.int64(3), (3,), (3, 2), np.array([3, 2])):
+        gens = [np.random.default_rng(s) for s in range(3)]
+        rng = batched.StreamGenerators(gens)
+        shape = tuple(np.atleast_1d(size).tolist())
+        got = np.concatenate([rng.random(size), rng.standard_normal(size)], axis=-1 if len(shape) > 1 else 0)
+        alone = [np.random.default_rng(s) for s in range(3)]
+        rows = [(g.random((1, *shape[1:])), g.standard_normal((1, *shape[1:]))) for g in alone]
+        want = np.concatenate(
+            [np.concatenate([r for r, _ in rows]), np.concatenate([n for _, n in rows])],
+            axis=-1 if len(shape) > 1 else 0,
+        )
+        assert np.array_equal(got, want)
+        assert [g.bit_generator.state for g in gens] == [g.bit_generator.state for g in alone]
+    with pytest.raises(batched.NotBatchable, match="not one row per stream"):
+        batched.StreamGenerators([np.random.default_rng(0)] * 3).random(2)
+
+
+def test_a_sweep_worker_imports_no_scipy_before_its_cell_needs_it() -> None:
+    """Importing what a spawned sweep worker imports first leaves scipy (~0.2 s) to the envs that use it."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from rl_suite.sweep import execute_cell; "
+        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

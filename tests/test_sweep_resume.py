@@ -195,5 +195,5 @@ def test_cli_without_ray_says_how_to_install_it(
         main(["sweep", str(path), "--backend", "ray"])
     err = capsys.readouterr().err.strip().splitlines()
     assert exit_info.value.code == 2
-    assert err == ['error: the ray backend needs Ray Tune: pip install "rl_suite[ray]"']
+    assert err == ['error: the ray backend needs Ray: pip install "rl_suite[ray]"']
     assert not out.exists()  # nothing planned, nothing written

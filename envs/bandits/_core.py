@@ -14,6 +14,7 @@ reset with seed ``s + i``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 import gymnasium as gym
@@ -44,6 +45,8 @@ from rl_suite.state import (
 from rl_suite.validation import check_int
 
 REWARD_NOISES = ("bernoulli", "gaussian")
+#: A vector env draws at least this many normals per stream at once and serves its rounds from them.
+BLOCK_NORMALS = 1024
 
 ObsT = TypeVar("ObsT")
 
@@ -258,7 +261,11 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         self.observation_space = batch_space(single.observation_space, self.num_envs)
         self.action_space = batch_space(single.action_space, self.num_envs)
         self._rows = np.arange(self.num_envs)
+        self._no_streams = np.zeros(self.num_envs, dtype=bool)  # copied, never handed out
         self._rngs: list[np.random.Generator] | None = None
+        self._block: np.ndarray | None = None  # (R, n) normals drawn ahead, served from column _served
+        self._served = 0
+        self._block_start: list[Mapping[str, Any]] = []  # each generator's state before the block was drawn
         self._means: np.ndarray | None = None
         self._best: np.ndarray | None = None
         self._opt: np.ndarray | None = None
@@ -271,11 +278,34 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         return getattr(self.single_env, name)
 
     def _draw(self, n: int) -> np.ndarray:
+        """The next ``n`` standard normals of every stream, ``(R, n)``, as ``standard_normal(n)`` gives them.
+
+        A generator gives the same normals, and ends in the same state, whether ``m`` normals are drawn in
+        one call or in several that add up to ``m``. So every stream draws a block of at least
+        :data:`BLOCK_NORMALS` at once, and rounds are served from it; :meth:`_rewind` puts each generator
+        back where drawing round by round would have left it (before its state is read or replaced).
+        """
+        block, at = self._block, self._served
+        if block is None or at + n > block.shape[1]:
+            rngs = self._rewind()
+            self._block_start = [g.bit_generator.state for g in rngs]
+            block = np.empty((self.num_envs, max(BLOCK_NORMALS, 16 * n)))
+            for rng, row in zip(rngs, block, strict=True):
+                rng.standard_normal(out=row)
+            self._block, at = block, 0
+        self._served = at + n
+        return block[:, at : at + n].copy()
+
+    def _rewind(self) -> list[np.random.Generator]:
+        """Drop the block, each generator left as if it had drawn only the normals served from it."""
         assert self._rngs is not None
-        z = np.empty((self.num_envs, n))
-        for i, rng in enumerate(self._rngs):
-            rng.standard_normal(out=z[i])
-        return z
+        block = self._block
+        if block is not None and self._served < block.shape[1]:  # (all served: they are where they must be)
+            for rng, start in zip(self._rngs, self._block_start, strict=True):
+                rng.bit_generator.state = start
+                rng.standard_normal(self._served)
+        self._block = None
+        return self._rngs
 
     def _observe(self, z: np.ndarray) -> np.ndarray:
         obs, means = self.core.observe(z)
@@ -310,6 +340,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
                 raise UserError(f"reset got {len(seeds)} seeds for {self.num_envs} sub-envs")
         if self._rngs is None or seed is not None:
             self._rngs = [seeding.np_random(s)[0] for s in seeds]
+            self._block = None  # the new generators have drawn nothing
         self._t = 0
         obs = self._observe(self._draw(self.core.context_normals))
         assert self._best is not None  # set by _observe
@@ -349,16 +380,17 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         """Count the round and, at the horizon, autoreset every stream in the same step (``SAME_STEP``)."""
         self._t += 1
         done = self._t >= self.horizon
-        truncated = np.full(self.num_envs, done)
+        no = self._no_streams
         if done:
-            mask = np.ones(self.num_envs, dtype=bool)
+            mask = ~no
             info["final_info"] = dict(info)
             info["_final_info"] = mask
             info["final_obs"] = obs
             info["_final_obs"] = mask.copy()
             self._t = 0
             obs = self._observe(self._draw(self.core.context_normals))
-        return obs, rewards, np.zeros(self.num_envs, dtype=bool), truncated, info
+            return obs, rewards, no.copy(), ~no, info
+        return obs, rewards, no.copy(), no.copy(), info  # fresh arrays: a caller may write to them
 
     # ------------------------------------------------------------------ state
     def _round_checks(self) -> dict[str, Check]:
@@ -380,7 +412,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         makes every later step bit-identical to this one's (every array of the step and of ``info``),
         also in the middle of an episode.
         """
-        rngs = None if self._rngs is None else [rng_state(g) for g in self._rngs]
+        rngs = None if self._rngs is None else [rng_state(g) for g in self._rewind()]
         return {"rngs": rngs, "t": self._t, "round": round_state(self, self._round_checks())}
 
     def set_state(self, state: State) -> None:
@@ -400,5 +432,6 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         if (rngs is None) != (values["round"] is None):
             raise StateError(f"{type(self).__name__} state: rngs and round must both be set or both be null")
         self._rngs = None if rngs is None else [new_generator(r) for r in rngs]
+        self._block = None
         self._t = values["t"]
         self._restore_round(values["round"])

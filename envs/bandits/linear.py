@@ -154,7 +154,7 @@ class LinearCore(BanditCore):
             g = z[..., : d - 1] if self.context == "ball" else z
             norm = np.vecdot(g, g)
             np.sqrt(norm, out=norm)
-            np.divide(g, norm[..., None], out=u)
+            u[...] = g / norm[..., None]  # divided once per feature row, then broadcast to every arm
             if self.context == "ball":
                 u *= ndtr(z[..., d - 1 :]) ** self._radius_power
         means = np.vecdot(x, self.theta)

@@ -21,9 +21,19 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy.special import logsumexp
 
 from rl_suite.errors import UserError
+
+
+def _logsumexp(a: np.ndarray, axis: int, keepdims: bool = False) -> np.ndarray:
+    """``scipy.special.logsumexp``, with scipy imported on the first call, not with this module.
+
+    Importing scipy.special takes ~0.2 s, and most processes that import this module (every sweep
+    worker, through the evaluators) never call it.
+    """
+    from scipy.special import logsumexp
+
+    return np.asarray(logsumexp(a, axis=axis, keepdims=keepdims))
 
 
 def check_beta(beta: Any) -> float:
@@ -73,7 +83,7 @@ def optimal_policy(ref_probs: Any, rewards: Any, beta: float) -> np.ndarray:
     ref = _probabilities("ref_probs", ref_probs)
     r = _table("rewards", rewards, ref.shape)
     logits = _log(ref) + r / beta
-    return np.exp(logits - logsumexp(logits, axis=1, keepdims=True))
+    return np.exp(logits - _logsumexp(logits, axis=1, keepdims=True))
 
 
 def optimal_value(ref_probs: Any, rewards: Any, beta: float) -> np.ndarray:
@@ -81,7 +91,7 @@ def optimal_value(ref_probs: Any, rewards: Any, beta: float) -> np.ndarray:
     beta = check_beta(beta)
     ref = _probabilities("ref_probs", ref_probs)
     r = _table("rewards", rewards, ref.shape)
-    return beta * logsumexp(_log(ref) + r / beta, axis=1)
+    return beta * _logsumexp(_log(ref) + r / beta, axis=1)
 
 
 def kl_divergence(probs: Any, ref_probs: Any) -> np.ndarray:
