@@ -18,9 +18,18 @@ optimal advantage is exactly ``r − V* = β·log(π*/π_ref)`` (Rafailov et al.
 ``π_ref·exp((r − V̂*)/β₂)``, normalised), so it defaults to the env's β. The official scripts' β₂ = 1e-3
 (for 1.5–7B models at lr 1e-6) aims at a near-greedy policy far from π_ref: on the sandbox's tabular
 policies at lr 0.1 it left ``digit_sum`` (β = 0.1) at suboptimality 0.33 after 6,000 generations
-(π_ref: 0.32), while β₂ = β reached 0.002. V̂*'s error only adds variance: with on-policy samples a
-per-prompt constant in the target has zero expected gradient (``E_π[∇log π] = 0``), so β₁ and N trade
-variance, not the fixed point.
+(π_ref: 0.32), while β₂ = β reached 0.002.
+
+V̂*'s error does not move the fixed point (with on-policy samples a per-prompt constant in the target has
+zero expected gradient, ``E_π[∇log π] = 0``), but it sets the noise floor: at π* every sample's residual
+is ``V* − V̂*``, not 0, so each Adam step keeps moving the policy, while RLOO's and REBEL's residuals vanish
+there. With β₁ = 0.5 ≠ β, V̂* estimates the value of a different objective: on the sandbox's five tasks
+(β = 0.1) its mean error |V̂* − V*_β| is 0.15–0.22 whatever N; β₁ = β brings it to 0.07 / 0.03 / 0.013
+at N = 8 / 32 / 128. On the transformer policy (``target_string``, 1,500 generations, lr 1e-3) the exact
+V* ends at suboptimality 0.0002 against 0.006 with the default V̂* (RLOO: 0.0007); β₁ = β with N = 128
+reaches 0.0005. Hence the lower default learning rate for shared-weight policies (``neural_lr``), which
+keeps the paper's β₁ and N usable on every task; ``beta1`` = β with a large ``n_value_samples`` buys a
+lower floor with more offline generations.
 """
 
 from __future__ import annotations
@@ -39,12 +48,6 @@ from rl_suite.errors import UserError
 class APOConfig(PipelineConfig):
     """Settings of A*-PO (the official scripts' ZhaolinGao/A-PO ``scripts/apo_{gsm8k,math}.sh``, but β₂)."""
 
-    lr: float = Field(0.05, gt=0.0)
-    """Adam learning rate (tabular policies; ~1e-3 for the GRU/transformer). Half the sequence agents'
-    0.1 because A*-PO takes ``minibatches`` (2) Adam steps per round of one generation per prompt, four
-    times RLOO's (k = 2) or REBEL's steps per generation; with Adam every step moves the logits by about
-    ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``: suboptimality 0.126 at π_ref, 0.108
-    after 3,000 generations; 0.055 at lr 0.05, 0.034 at 0.03)."""
     beta1: float = 0.5
     """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero)."""
     beta2: float | None = Field(None, gt=0.0)
@@ -65,6 +68,15 @@ class APO(SequenceAgent[APOConfig]):
 
     Config = APOConfig
     samples_per_prompt = 1
+    #: Half the sequence agents' 0.1: A*-PO takes ``minibatches`` (2) Adam steps per round of one
+    #: generation per prompt, four times RLOO's (k = 2) or REBEL's steps per generation, and with Adam every
+    #: step moves the logits by about ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``:
+    #: suboptimality 0.126 at π_ref, 0.108 after 3,000 generations; 0.055 at lr 0.05, 0.034 at 0.03).
+    tabular_lr = 0.05
+    #: A third of the other agents' 1e-3 for the same reason: on the sandbox's ``sort`` task (β = 0.1,
+    #: 1,500 generations, transformer policy) lr 1e-3 ended at suboptimality 0.036 and 3e-4 at 0.0009
+    #: (RLOO at 1e-3: 0.0005; π_ref: 0.207).
+    neural_lr = 3e-4
 
     def _setup(self) -> None:
         cfg = self.config

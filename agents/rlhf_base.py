@@ -57,7 +57,7 @@ from rl_suite.devices import resolve_device
 from rl_suite.errors import UserError
 from rl_suite.exact import kl
 from rl_suite.rlhf.task import reward_matrix
-from rl_suite.sequence_policy import make_policy, response_table
+from rl_suite.sequence_policy import TabularPolicy, make_policy, response_table
 
 #: Cost counters, all cumulative over the run.
 COST_KEYS = (
@@ -80,9 +80,12 @@ class SequenceAgentConfig(AgentConfig):
     """``"reference"``: start from a trainable copy of the env's π_ref (standard RLHF); otherwise a fresh
     policy of that kind (``rl_suite.sequence_policy.make_policy``; ``"hf"``: a Hugging Face causal LM
     built from ``HF_DEFAULT_CONFIG``, needs ``rl_suite[hf]``, nothing is downloaded)."""
-    lr: float = Field(0.1, gt=0.0)
-    """Adam learning rate. The papers' 1e-6…3e-6 are for billion-parameter models; tiny tabular policies
-    want 0.1–0.3 (the values of ``configs/sweeps/rlhf.yaml``), the GRU/transformer ~1e-3."""
+    lr: float | None = Field(None, gt=0.0)
+    """Adam learning rate; ``None``: the policy's default, the agent's ``tabular_lr`` for a tabular policy
+    (0.1; A*-PO 0.05) and its ``neural_lr`` for a GRU, transformer or HF policy (1e-3; A*-PO 3e-4). The
+    papers' 1e-6…3e-6 are for billion-parameter models; with Adam a step moves the parameters by about
+    ``lr`` whatever the loss's scale, and one logit per response prefix (tabular) takes far larger steps
+    than shared weights."""
     batch_prompts: int = Field(8, ge=1)
     """Prompts per round (each gets ``samples_per_prompt`` generations)."""
     temperature: float = Field(1.0, gt=0.0)
@@ -149,6 +152,9 @@ def peak_memory_bytes(device: torch.device) -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
 
 
+#: Adam learning rate of GRU, transformer and HF policies when ``lr`` is not set (every sequence agent).
+NEURAL_LR = 1e-3
+
 #: The settings model of a ``SequenceAgent[SeqConfigT]``.
 SeqConfigT = TypeVar("SeqConfigT", bound=SequenceAgentConfig)
 
@@ -162,6 +168,10 @@ class SequenceAgent(Agent[SeqConfigT]):
     samples_per_prompt: int = 1
     #: Whether the agent attaches its policy to the env (exact regret); reward-model reranking does not.
     attaches_policy: ClassVar[bool] = True
+    #: Adam learning rate of a tabular policy when ``lr`` is not set.
+    tabular_lr: ClassVar[float] = 0.1
+    #: Adam learning rate of a GRU, transformer or HF policy when ``lr`` is not set.
+    neural_lr: ClassVar[float] = NEURAL_LR
 
     def __init__(
         self,
@@ -189,7 +199,9 @@ class SequenceAgent(Agent[SeqConfigT]):
             self.policy = base.reference.trainable_copy().to(self.device)
         else:
             self.policy = make_policy(cfg.policy, self.task, seed=self.seed).to(self.device)
-        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=cfg.lr)
+        #: The learning rate in use: the setting, or the policy's default (``tabular_lr`` or ``NEURAL_LR``).
+        self.lr = float(cfg.lr) if cfg.lr is not None else self.default_lr(self.policy)
+        self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
         self.costs: dict[str, float] = dict.fromkeys(COST_KEYS, 0.0)
         self.metrics: dict[str, float] = {}
         self.completions: list[dict[str, Any]] = []
@@ -206,6 +218,11 @@ class SequenceAgent(Agent[SeqConfigT]):
         self._setup()
         if self.attaches_policy:
             self.base.attach_policy(self.policy, temperature=cfg.temperature)
+
+    @classmethod
+    def default_lr(cls, policy: torch.nn.Module) -> float:
+        """The learning rate when ``lr`` is unset: ``tabular_lr`` for a tabular policy, else ``neural_lr``."""
+        return cls.tabular_lr if isinstance(policy, TabularPolicy) else cls.neural_lr
 
     # ------------------------------------------------------------------ hooks
     def _setup(self) -> None:

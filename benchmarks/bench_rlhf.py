@@ -35,7 +35,7 @@ REBEL (the A*-PO authors report up to 2× less training time and over 30 % less 
 GRPO, Qwen2.5 1.5B–7B).
 
 (d) **Sensitivity** of REBEL and A*-PO (tabular policies from π_ref, β = 0.1, every task): the final exact
-suboptimality against one knob at a time around the defaults, REBEL's η, epochs and lr, A*-PO's β₂, N
+suboptimality against one knob at a time around the defaults, REBEL's η, epochs and lr, A*-PO's β₂, β₁, N
 (``n_value_samples``) and lr, with π_ref's suboptimality and RLOO's (k = 2, KL at β) at the same budget for
 scale. Prints a markdown table (mean over seeds) and, with ``--plot``, one panel per knob (log x axis, one
 line per task, each divided by that task's π_ref suboptimality).
@@ -107,7 +107,8 @@ def _run_one(job: tuple[str, dict[str, Any], dict[str, Any], int, int]) -> dict[
     torch.set_num_threads(1)
     env = make_env(**env_kw)
     t0 = time.perf_counter()
-    agent = agent_class(name)(env, {"device": "cpu", "log_completions": 0, **settings}, seed=seed)
+    config = {"device": "cpu", "log_completions": 0, "exact_metrics": False, **settings}
+    agent = agent_class(name)(env, config, seed=seed)
     start = agent.exact_metrics()["suboptimality"]
     agent.learn(generations)
     diag = agent.exact_metrics()
@@ -132,13 +133,33 @@ def _map(jobs: list[Any], workers: int) -> list[dict[str, float]]:
         return pool.map(_run_one, jobs, chunksize=1)
 
 
+def method_settings(name: str, beta: float, policy: str) -> dict[str, Any]:
+    """(a)'s settings of ``name`` for the env's ``beta`` and ``policy`` kind.
+
+    The baselines' KL coefficient follows the env's β; on a GRU or transformer policy every agent takes
+    its default learning rate for shared-weight policies (the tabular values of :data:`METHODS` diverge).
+    """
+    settings = dict(METHODS[name])
+    if "beta" in settings:
+        settings["beta"] = beta
+    if policy != "tabular":
+        settings.pop("lr", None)
+    return settings
+
+
 def suboptimality(
-    seeds: int, generations: int, tasks: tuple[str, ...], methods: tuple[str, ...], workers: int
+    seeds: int,
+    generations: int,
+    tasks: tuple[str, ...],
+    methods: tuple[str, ...],
+    workers: int,
+    beta: float = 0.1,
+    policy: str = "tabular",
 ) -> None:
     """Table (a): exact suboptimality after ``generations`` online generations, over ``seeds`` seeds."""
     rows = []
     for task in tasks:
-        env_kw = {**SANDBOX, "task": task}
+        env_kw = {**SANDBOX, "task": task, "beta": beta, "reference_policy": policy}
         print(f"\n(a) exact suboptimality, {ENV} {env_kw}, {generations} online generations, {seeds} seeds")
         header = (
             f"{'method':12s} {'J*-J (mean ± 95% CI)':>24s} {'start':>7s} {'cum. regret':>18s} "
@@ -147,7 +168,8 @@ def suboptimality(
         print(header)
         print("-" * len(header))
         for name in methods:
-            jobs = [(name, METHODS[name], env_kw, seed, generations) for seed in range(seeds)]
+            settings = method_settings(name, beta, policy)
+            jobs = [(name, settings, env_kw, seed, generations) for seed in range(seeds)]
             runs = _map(jobs, workers)
             m, h = t_interval([r["final"] for r in runs])
             rm, rh = t_interval([r["regret"] for r in runs])
@@ -162,7 +184,10 @@ def suboptimality(
             )
             rows.append((task, name, start, m, h, gens, tokens, runs[0]["offline"]))
     if len(tasks) > 1:
-        print(f"\nmarkdown: final exact suboptimality J*−J, mean ± 95 % CI over {seeds} seeds, β = 0.1\n")
+        print(
+            f"\nmarkdown: final exact suboptimality J*−J, mean ± 95 % CI over {seeds} seeds, β = {beta}, "
+            f"{policy} policy\n"
+        )
         print("| task | online gens | gen. tokens | π_ref | " + " | ".join(methods) + " |")
         print("|---|---|---|---|" + "---|" * len(methods))
         for task in tasks:
@@ -387,6 +412,7 @@ SENSITIVITY: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "REBEL lr": ("rebel", "lr", (0.01, 0.03, 0.1, 0.3)),
     "A*-PO β₂": ("a-star-po", "beta2", (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)),
     "A*-PO N": ("a-star-po", "n_value_samples", (1, 2, 8, 32)),
+    "A*-PO β₁": ("a-star-po", "beta1", (0.05, 0.1, 0.2, 0.5, 1.0)),
     "A*-PO lr": ("a-star-po", "lr", (0.01, 0.03, 0.05, 0.1, 0.3)),
 }
 #: The defaults the knobs vary around at β = 0.1 (REBEL η = 1/β, A*-PO β₂ = β and lr 0.05).
@@ -396,6 +422,7 @@ SENSITIVITY_DEFAULTS: dict[tuple[str, str], float] = {
     ("rebel", "lr"): 0.1,
     ("a-star-po", "beta2"): 0.1,
     ("a-star-po", "n_value_samples"): 8,
+    ("a-star-po", "beta1"): 0.5,
     ("a-star-po", "lr"): 0.05,
 }
 
@@ -465,8 +492,10 @@ def sensitivity(
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        fig, axes = plt.subplots(2, 3, figsize=(12, 6.5))
-        for ax, (knob, (_, key, values)) in zip(axes.ravel(), SENSITIVITY.items(), strict=True):
+        fig, axes = plt.subplots(2, 4, figsize=(15, 6.5))
+        for ax in axes.ravel()[len(SENSITIVITY) :]:
+            ax.set_visible(False)
+        for ax, (knob, (_, key, values)) in zip(axes.ravel(), SENSITIVITY.items(), strict=False):
             for task in tasks:
                 ref = float(np.mean(starts[task]))
                 ys = [float(np.mean(finals[(task, knob, v)])) / ref for v in values]
@@ -510,6 +539,10 @@ def main() -> None:
     parser.add_argument("--tasks", default="target_string", help="(a), (d): comma-separated tasks or 'all'")
     parser.add_argument("--methods", default=",".join(METHODS), help="(a): comma-separated agents")
     parser.add_argument("--workers", type=int, default=1, help="(a), (d): runs in parallel")
+    parser.add_argument("--beta", type=float, default=0.1, help="(a): the env's KL coefficient β")
+    parser.add_argument(
+        "--policy", default="tabular", choices=("tabular", "gru", "transformer"), help="(a): policy kind"
+    )
     parser.add_argument("--out", default=None, help="(d): write the markdown table to this file")
     args = parser.parse_args()
     tasks = TASKS if args.tasks == "all" else tuple(args.tasks.split(","))
@@ -518,7 +551,8 @@ def main() -> None:
     if args.quick:
         args.seeds, args.generations, args.epochs, args.steps, args.sft_steps = 2, 200, 6, 5, 30
     if args.part in ("suboptimality", "all"):
-        suboptimality(args.seeds, args.generations, tasks, tuple(args.methods.split(",")), args.workers)
+        methods = tuple(args.methods.split(","))
+        suboptimality(args.seeds, args.generations, tasks, methods, args.workers, args.beta, args.policy)
     if args.part in ("sensitivity", "all"):
         plot = args.plot if args.part == "sensitivity" else None
         sensitivity(tasks, args.seeds, args.generations, args.workers, plot, args.out, args.quick)

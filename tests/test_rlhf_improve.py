@@ -52,3 +52,21 @@ def test_the_kl_coefficients_follow_the_env_beta(beta: float) -> None:
     assert (explicit.eta, explicit.kl_coef) == (3.0, 0.0)
     assert _agent("rebel", "sort", beta=beta, kl_coef=0.0).eta == pytest.approx(1.0 / beta)
     assert _agent("a-star-po", "sort", beta=beta, beta2=0.3).beta2 == 0.3
+
+
+@pytest.mark.parametrize(
+    ("name", "tabular", "neural"),
+    [("rebel", 0.1, 1e-3), ("a-star-po", 0.05, 3e-4), ("rloo", 0.1, 1e-3), ("online-dpo", 0.1, 1e-3)],
+)
+def test_the_default_learning_rate_follows_the_policy(name: str, tabular: float, neural: float) -> None:
+    """Unset, lr is the agent's tabular rate for a tabular policy and its neural one for shared weights."""
+    registry.register_envs()
+    for kind, expected in (("tabular", tabular), ("gru", neural), ("transformer", neural)):
+        env = gym.make(ENV, task="sort", n_prompts=4, reference_policy=kind, sft_steps=1)
+        agent: Any = agent_class(name)(env, {"device": "cpu", "log_completions": 0}, seed=0)
+        assert agent.lr == expected
+        assert agent.optimizer.param_groups[0]["lr"] == expected
+    fresh = agent_class(name)(gym.make(ENV, task="sort", n_prompts=4), {"policy": "gru", "device": "cpu"})
+    assert fresh.lr == neural  # a fresh GRU on a tabular reference: the policy trained decides
+    explicit = agent_class(name)(gym.make(ENV, task="sort", n_prompts=4), {"lr": 0.02, "device": "cpu"})
+    assert explicit.lr == explicit.optimizer.param_groups[0]["lr"] == 0.02

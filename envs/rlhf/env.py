@@ -432,7 +432,7 @@ class RLHFSequence(_RLHFEnv):
         if cached:
             if self._policy is None:
                 raise UserError("no policy attached: call env.unwrapped.attach_policy(policy) first")
-            if self._policy_gaps is not None:
+            if self._policy_gaps is not None and not np.isnan(self._policy_gaps).any():
                 return self._policy_gaps
             policy, temperature = self._policy, self._policy_temperature
         assert policy is not None and self.reference_probs is not None and self.rewards is not None
@@ -441,6 +441,25 @@ class RLHFSequence(_RLHFEnv):
         if cached:
             self._policy_gaps = gaps
         return gaps
+
+    def _prompt_suboptimality(self, i: int) -> float:
+        """``V*_β(x_i) − J_β(π; x_i)`` of the attached policy, computed for prompt ``i`` alone if not cached.
+
+        A step needs only its own prompt's row: scoring all ``V**L`` responses of one prompt instead of the
+        whole pool after every update keeps exact per-step regret affordable for shared-weight policies.
+        """
+        assert self._policy is not None and self.reference_probs is not None and self.rewards is not None
+        n = self.task.n_prompts
+        if self._policy_gaps is None:
+            self._policy_gaps = np.full(n, np.nan)
+        gap = self._policy_gaps[i]
+        if np.isnan(gap):
+            rows = slice(i, i + 1)
+            responses = self.task.all_responses()
+            p = response_table(self._policy, self.task.prompts[rows], responses, self._policy_temperature)
+            gap = kl.suboptimality(p, self.reference_probs[rows], self.rewards[rows], self.beta)[0]
+            self._policy_gaps[i] = gap
+        return float(gap)
 
     def __getstate__(self) -> dict[str, Any]:
         # The attached policy belongs to the agent: a restored env starts detached (the agent re-attaches).
@@ -494,7 +513,7 @@ class RLHFSequence(_RLHFEnv):
         reward = float(self.task.reward(self.task.prompts[i], y)[0])
         gap = float(self.max_rewards[i]) - reward
         exact_regret = self._policy is not None and self.rewards is not None
-        regret = float(self.policy_suboptimality()[i]) if exact_regret else gap
+        regret = self._prompt_suboptimality(i) if exact_regret else gap
         self._round += 1
         terminated = self._round >= self.horizon
         if not terminated:
