@@ -36,17 +36,17 @@ from rl_suite.config import RunConfig, agent_class, config_hash, dump_yaml, reso
 from rl_suite.regret import BASE_COLUMNS, CONSTRAINT_COLUMNS, Columns, RegretRecorder, fit_regret_exponent
 from rl_suite.runner import (
     RunInterrupted,
-    _agent_diagnostics,
-    _new_summary,
-    _one_line,
-    _peak_memory_mb,
-    _save_checkpoint,
-    _signals_raise,
-    _update_summary,
     git_sha,
     make_env,
     new_run_dir,
+    new_summary,
+    one_line,
     package_versions,
+    peak_memory_mb,
+    record_diagnostics,
+    save_checkpoint,
+    signals_raise,
+    update_summary,
 )
 from rl_suite.store import (
     CONFIG,
@@ -423,11 +423,11 @@ def run_cell_batched(
             s.lock.record_owner()
             meta = {**provenance, "config_hash": config_hash(s.cfg)}
             atomic_write_text(s.run_dir / CONFIG, dump_yaml({**s.cfg.model_dump(mode="json"), **meta}))
-            s.summary = _new_summary(s.cfg)
+            s.summary = new_summary(s.cfg)
             s.summary["device"] = str(getattr(s.agent, "device", s.cfg.device))
             if recorder.columns[-1] == "violation":
                 s.summary.update(violations=0, violation_amount=0.0)
-            _update_summary(s.summary, s.env, 0.0)
+            update_summary(s.summary, s.env, 0.0)
             write_json(s.run_dir / SUMMARY, s.summary)
             s.writer = MetricsWriter(s.run_dir / METRICS, recorder.columns)
         _execute_batch(cfgs[0], batch, recorder, streams)
@@ -459,7 +459,7 @@ def _execute_batch(
     cum_col = recorder.columns.index("cumulative_regret")
     trackers = [NullTracker() for _ in streams]  # tracked runs go one by one
     start = time.perf_counter()
-    with _signals_raise():
+    with signals_raise():
         try:
             while recorder.total_steps < cfg.total_steps:
                 chunk = min(cfg.checkpoint_every, cfg.total_steps - recorder.total_steps)
@@ -473,9 +473,9 @@ def _execute_batch(
                     s.curve.append(rows[i][:, cum_col].copy())
                     _sync(s, batch, recorder, vector_state, i)
                     counters = {"steps": s.env.total_steps, "recorder": s.env.counters(), "wall_time_s": wall}
-                    _save_checkpoint(s.run_dir, s.agent, s.env, counters)
-                    _update_summary(s.summary, s.env, wall)
-                    _agent_diagnostics(s.summary, trackers[i], s.agent, s.env.total_steps)
+                    save_checkpoint(s.run_dir, s.agent, s.env, counters)
+                    update_summary(s.summary, s.env, wall)
+                    record_diagnostics(s.summary, trackers[i], s.agent, s.env.total_steps)
                     write_json(s.run_dir / SUMMARY, s.summary)
             for s in streams:
                 s.summary["status"] = "completed"
@@ -494,7 +494,7 @@ def _execute_batch(
             for s in streams:
                 assert s.run_dir is not None
                 s.summary["status"] = "failed"
-                s.summary["error"] = _one_line(exc)
+                s.summary["error"] = one_line(exc)
                 (s.run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
         finally:
             for i, s in enumerate(streams):
@@ -504,7 +504,7 @@ def _execute_batch(
                     continue  # NotBatchable: the folders are removed
                 s.summary["finished_at"] = now()
                 s.summary["updated_at"] = now()
-                s.summary.update(_peak_memory_mb())
+                s.summary.update(peak_memory_mb())
                 write_json(s.run_dir / SUMMARY, s.summary)
                 trackers[i].finish(s.summary, exit_code=0 if s.summary["status"] == "completed" else 1)
                 s.env.close()

@@ -155,7 +155,8 @@ def new_run_dir(cfg: RunConfig) -> Path:
     raise UserError(f"could not create a new run folder next to {base}")
 
 
-def _peak_memory_mb() -> dict[str, float]:
+def peak_memory_mb() -> dict[str, float]:
+    """This process's peak RSS (and peak CUDA memory when torch has used a GPU), in MB."""
     out = {"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available() and torch.cuda.is_initialized():
@@ -231,7 +232,7 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return None
 
 
-def _save_checkpoint(run_dir: Path, agent: Any, env: RegretRecorder, state: dict[str, Any]) -> None:
+def save_checkpoint(run_dir: Path, agent: Any, env: RegretRecorder, state: dict[str, Any]) -> None:
     """Write agent and env state, fsync them, then the marker with their checksums, then publish.
 
     The folder is built under a temporary name and renamed into place after its marker is on disk, so a
@@ -312,14 +313,14 @@ def run_trial(config: RunConfig | dict[str, Any], progress: Progress | None = No
         lock.record_owner()
         meta = {"versions": package_versions(), "git_sha": git_sha(), "config_hash": config_hash(cfg)}
         atomic_write_text(run_dir / CONFIG, dump_yaml({**cfg.model_dump(mode="json"), **meta}))
-        summary = _new_summary(cfg)
+        summary = new_summary(cfg)
         try:
             env = make_env(cfg)
             agent = agent_class(cfg.agent.name)(env, cfg.agent.typed_settings, seed=cfg.seed)
             evaluator = _evaluator(cfg, env)
         except BaseException as exc:
             # A failure before the first step: the folder says so (compare lists it), then the error goes on.
-            summary.update(status="failed", error=_one_line(exc), finished_at=now(), updated_at=now())
+            summary.update(status="failed", error=one_line(exc), finished_at=now(), updated_at=now())
             if not isinstance(exc, UserError):
                 (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             write_json(run_dir / SUMMARY, summary)
@@ -380,7 +381,7 @@ def resume_trial(run_dir: str | Path, progress: Progress | None = None, force: b
         if record.format >= FORMAT and config_hash(written) != record.config_hash:
             raise UserError(f"{run_dir / CONFIG} does not match the run's config hash (edited or damaged)")
         cfg = resolve(written)
-        summary = _new_summary(cfg)
+        summary = new_summary(cfg)
         summary["started_at"] = record.summary.get("started_at") or summary["started_at"]
         loaded = _load_checkpoint(cfg, run_dir)
         # Checked; from here on the folder is written.
@@ -438,13 +439,14 @@ def _load_checkpoint(cfg: RunConfig, run_dir: Path) -> tuple[RegretRecorder, Any
             reasons.append(str(exc))
             continue
         except (KeyError, TypeError, ValueError, OSError) as exc:
-            reasons.append(f"{path} cannot be loaded ({_one_line(exc)})")
+            reasons.append(f"{path} cannot be loaded ({one_line(exc)})")
             continue
         return env, agent, state
     raise UserError(f"run {run_dir} cannot be resumed: {reasons[0]}; start it again")
 
 
-def _new_summary(cfg: RunConfig) -> dict[str, Any]:
+def new_summary(cfg: RunConfig) -> dict[str, Any]:
+    """The ``summary.json`` of a run that is starting (status ``running``, nothing done yet)."""
     out: dict[str, Any] = {
         "format": FORMAT,
         "status": "running",
@@ -500,7 +502,7 @@ def _execute(
     stride = max(1, cfg.total_steps // TRACKED_POINTS)
     if env.columns[-1] == "violation":
         summary.update(violations=0, violation_amount=0.0)
-    _update_summary(summary, env, wall_offset)
+    update_summary(summary, env, wall_offset)
     write_json(run_dir / SUMMARY, summary)
     (run_dir / "error.log").unlink(missing_ok=True)  # an earlier attempt's error is not this run's
 
@@ -513,7 +515,7 @@ def _execute(
     cum_col = env.columns.index("cumulative_regret")
     start = time.perf_counter()
     exit_code = 0
-    with _signals_raise():
+    with signals_raise():
         try:
             while env.total_steps < cfg.total_steps:
                 chunk = min(cfg.checkpoint_every, cfg.total_steps - env.total_steps)
@@ -528,14 +530,14 @@ def _execute(
                 curve.append(rows[:, cum_col].copy())
                 _track_rows(tracker, rows, stride)
                 wall = wall_offset + time.perf_counter() - start
-                _save_checkpoint(
+                save_checkpoint(
                     run_dir,
                     agent,
                     env,
                     {"steps": env.total_steps, "recorder": env.counters(), "wall_time_s": wall},
                 )
-                _update_summary(summary, env, wall)
-                _agent_diagnostics(summary, tracker, agent, env.total_steps)
+                update_summary(summary, env, wall)
+                record_diagnostics(summary, tracker, agent, env.total_steps)
                 summary.update(_env_summary(env))
                 write_json(run_dir / SUMMARY, summary)
                 if progress is not None:
@@ -550,7 +552,7 @@ def _execute(
             exit_code = 130
         except Exception as exc:
             summary["status"] = "failed"
-            summary["error"] = _one_line(exc)
+            summary["error"] = one_line(exc)
             (run_dir / "error.log").write_text(traceback.format_exc(), encoding="utf-8")
             exit_code = 1
             raise
@@ -560,7 +562,7 @@ def _execute(
                 curves.close()
             summary["finished_at"] = now() if summary["status"] != "running" else None
             summary["updated_at"] = now()
-            summary.update(_peak_memory_mb())
+            summary.update(peak_memory_mb())
             write_json(run_dir / SUMMARY, summary)
             if summary["status"] == "completed" and cfg.track:
                 _track_plot(tracker, run_dir)
@@ -652,7 +654,8 @@ class _Evaluations:
         self.writer.close()
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: an error as a summary records it."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -664,7 +667,8 @@ def _load_curve(metrics_path: Path) -> list[np.ndarray]:
     return [cum] if cum is not None and cum.size else []
 
 
-def _update_summary(summary: dict[str, Any], env: RegretRecorder, wall: float) -> None:
+def update_summary(summary: dict[str, Any], env: RegretRecorder, wall: float) -> None:
+    """Copy the recorder's running totals and the wall time into a run's summary."""
     summary.update(
         steps_done=env.total_steps,
         cumulative_regret=env.cumulative_regret,
@@ -683,7 +687,7 @@ def _env_summary(env: RegretRecorder) -> dict[str, Any]:
     return dict(run_summary()) if callable(run_summary) else {}
 
 
-def _agent_diagnostics(summary: dict[str, Any], tracker: Tracker, agent: Any, step: int) -> None:
+def record_diagnostics(summary: dict[str, Any], tracker: Tracker, agent: Any, step: int) -> None:
     """Copy an agent's ``diagnostics()`` (if it has one) into the summary and the tracker."""
     diagnostics = getattr(agent, "diagnostics", None)
     if not callable(diagnostics):
@@ -723,7 +727,7 @@ def _track_plot(tracker: Tracker, run_dir: Path) -> None:
 
 
 @contextlib.contextmanager
-def _signals_raise() -> Any:
+def signals_raise() -> Any:
     """Turn SIGTERM into :class:`RunInterrupted` while a run executes (main thread only)."""
     import threading
 

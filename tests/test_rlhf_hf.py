@@ -35,12 +35,17 @@ SANDBOX: dict[str, Any] = {
 TWO_PROMPTS: dict[str, Any] = {**SANDBOX, "n_prompts": 2}
 
 
+def hf_agent(name: str, env_kwargs: dict[str, Any], lr: float) -> Any:
+    """``name`` training an ``hf`` policy on the sandbox built from ``env_kwargs`` (seed 0, CPU)."""
+    registry.register_envs()
+    env = gym.make("rl_suite/RLHFSequence-v0", **env_kwargs)
+    settings = {"device": "cpu", "policy": "hf", "lr": lr, "batch_prompts": 4, "log_completions": 0}
+    return agent_class(name)(env, settings, seed=0)
+
+
 @pytest.mark.parametrize("name", ["rebel", "a-star-po"])
 def test_hf_policy_from_a_config_is_trained(name: str) -> None:
-    registry.register_envs()
-    env = gym.make("rl_suite/RLHFSequence-v0", **SANDBOX)
-    settings = {"device": "cpu", "policy": "hf", "lr": 3e-3, "batch_prompts": 4, "log_completions": 0}
-    agent: Any = agent_class(name)(env, settings, seed=0)
+    agent = hf_agent(name, SANDBOX, lr=3e-3)
     assert isinstance(agent.policy, HFPolicy)
     start = agent.exact_metrics()
     agent.learn(160)
@@ -53,10 +58,7 @@ def test_hf_policy_from_a_config_is_trained(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["rebel", "a-star-po"])
 def test_hf_policy_learns_to_read_the_prompt(name: str) -> None:
-    registry.register_envs()
-    env = gym.make("rl_suite/RLHFSequence-v0", **TWO_PROMPTS)
-    settings = {"device": "cpu", "policy": "hf", "lr": 1e-3, "batch_prompts": 4, "log_completions": 0}
-    agent: Any = agent_class(name)(env, settings, seed=0)
+    agent = hf_agent(name, TWO_PROMPTS, lr=1e-3)
     task = agent.task
     targets = task.best_response(task.prompts)
     assert (targets[0] != targets[1]).all()  # complementary: the prompt decides every token

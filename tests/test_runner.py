@@ -89,7 +89,7 @@ def test_resume_after_interrupt_in_process_matches_straight_run(tmp_path: Path) 
     stopper = {"n": 0}
     import rl_suite.runner as runner
 
-    original = runner._save_checkpoint
+    original = runner.save_checkpoint
 
     def save_then_stop(*args: Any, **kwargs: Any) -> None:
         original(*args, **kwargs)
@@ -97,11 +97,11 @@ def test_resume_after_interrupt_in_process_matches_straight_run(tmp_path: Path) 
         if stopper["n"] == 2:
             raise KeyboardInterrupt
 
-    runner._save_checkpoint = save_then_stop
+    runner.save_checkpoint = save_then_stop
     try:
         stopped = run_trial(config(tmp_path, total_steps=2000))
     finally:
-        runner._save_checkpoint = original
+        runner.save_checkpoint = original
     assert stopped.status == "interrupted"
     assert read_run(stopped.path).status == "interrupted"
     # The summary lags the checkpoint the interrupt hit; resume starts from the checkpoint.

@@ -123,7 +123,7 @@ def test_interrupted_batched_cell_resumes_each_seed_alone(
 ) -> None:
     """A Ctrl-C in the second chunk leaves R interrupted folders; each resumes alone to the straight run."""
     cfgs = configs(LINEAR, {"name": "lin-ts"}, tmp_path / "batched", steps=700)
-    real = batched._save_checkpoint
+    real = batched.save_checkpoint
     calls = {"n": 0}
 
     def interrupt_in_second_chunk(*args: Any) -> None:
@@ -132,10 +132,10 @@ def test_interrupted_batched_cell_resumes_each_seed_alone(
             raise KeyboardInterrupt
         real(*args)
 
-    monkeypatch.setattr(batched, "_save_checkpoint", interrupt_in_second_chunk)
+    monkeypatch.setattr(batched, "save_checkpoint", interrupt_in_second_chunk)
     records = batched.run_cell_batched(cfgs)
     assert [r.status for r in records] == ["interrupted"] * len(SEEDS)
-    monkeypatch.setattr(batched, "_save_checkpoint", real)
+    monkeypatch.setattr(batched, "save_checkpoint", real)
     for cfg, record in zip(cfgs, records, strict=True):
         resumed = resume_trial(record.path)
         assert resumed.status == "completed"
