@@ -145,7 +145,7 @@ class SweepConfig(BaseModel):
     """Agents of the grid. An entry may carry ``label:`` to name it in comparisons (needed when the same
     agent appears twice with different settings); the other keys are the agent's settings."""
     seeds: list[int] | str = "0-4"
-    """Seeds: a list, or a range string such as ``0-9`` or ``0,3,5``."""
+    """Seeds: a list, one seed, or a range string such as ``0-9`` or ``0,3,5``."""
     total_steps: int = Field(10_000, ge=1)
     """Steps per run."""
     out: str | None = None
@@ -162,6 +162,12 @@ class SweepConfig(BaseModel):
     """Steps between exact evaluations of each run's current greedy policy; off when null."""
     eval_epsilon: float = Field(default=0.01, ge=0.0)
     """ε of each run's ``steps_to_epsilon``."""
+
+    @field_validator("seeds", mode="before")
+    @classmethod
+    def _one_seed(cls, v: Any) -> Any:
+        """``seeds: 7`` (YAML, or ``--set seeds=7``) is the one seed 7."""
+        return [v] if isinstance(v, int) and not isinstance(v, bool) else v
 
     @field_validator("seeds")
     @classmethod

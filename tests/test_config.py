@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from rl_suite import registry
 from rl_suite.config import (
@@ -124,6 +125,15 @@ def test_sweep_expands_grid_in_order() -> None:
         (LINEAR, "ppo", 0),
     ]
     assert {r.out for r in runs} == {"runs/t"}
+
+
+@pytest.mark.parametrize(("seeds", "expected"), [(7, [7]), ("7", [7]), ([3, 1], [3, 1]), (0, [0])])
+def test_a_sweep_takes_one_seed_as_a_number(seeds: Any, expected: list[int]) -> None:
+    """``--set seeds=0`` parses to the integer 0: it is the one seed 0, as ``seeds: "0"`` is."""
+    grid: dict[str, Any] = {"envs": [{"id": LINEAR}], "agents": [{"name": "linucb"}]}
+    assert [r.seed for r in SweepConfig.model_validate({**grid, "seeds": seeds}).runs()] == expected
+    with pytest.raises(ValidationError):
+        SweepConfig.model_validate({**grid, "seeds": -1})
 
 
 # --------------------------------------------------------------------------- property-based
