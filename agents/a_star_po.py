@@ -1,9 +1,9 @@
 """A*-PO: policy optimisation via optimal advantage regression (Brantley et al. 2025, arXiv 2505.20686).
 
-**Stage 1 (offline, once):** draw ``n_value_samples`` (N = 8) responses per pool prompt from π_ref, score
-them and estimate ``V̂*(x) = β₁·log((1/N)·Σ_i exp(r_i/β₁))`` (β₁ = 0.5; ``beta1 = 0`` gives the mean,
-< 0 gives 0). Optionally drop prompts whose N samples all scored 0 (``filter_incorrect``, off in the
-official scripts).
+**Stage 1 (offline, once):** draw ``n_value_samples`` (N = 8; 128 for a transformer policy) responses per
+pool prompt from π_ref, score them and estimate ``V̂*(x) = β₁·log((1/N)·Σ_i exp(r_i/β₁))`` (β₁ = 0.5; the
+env's β for a transformer policy; ``beta1 = 0`` gives the mean, < 0 gives 0). Optionally drop prompts
+whose N samples all scored 0 (``filter_incorrect``, off in the official scripts).
 
 **Stage 2 (online):** one response per prompt from π_θ; regress
 
@@ -27,14 +27,15 @@ there. With β₁ = 0.5 ≠ β, V̂* estimates the value of a different objectiv
 (β = 0.1) its mean error |V̂* − V*_β| is 0.15–0.22 whatever N; β₁ = β brings it to 0.07 / 0.03 / 0.013
 at N = 8 / 32 / 128. On the transformer policy (``target_string``, 1,500 generations, lr 1e-3) the exact
 V* ends at suboptimality 0.0002 against 0.006 with the default V̂* (RLOO: 0.0007); β₁ = β with N = 128
-reaches 0.0005. Hence the lower default learning rate for shared-weight policies (``neural_lr``), which
-keeps the paper's β₁ and N usable on every task; ``beta1`` = β with a large ``n_value_samples`` buys a
-lower floor with more offline generations.
+reaches 0.0005. The low estimate of β₁ = 0.5 speeds up tabular and GRU runs, though, whose budgets end
+before the floor matters, so the defaults depend on the policy kind (``value_defaults``, ``default_lrs``).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -48,13 +49,15 @@ from rl_suite.errors import UserError
 class APOConfig(PipelineConfig):
     """Settings of A*-PO (the official scripts' ZhaolinGao/A-PO ``scripts/apo_{gsm8k,math}.sh``, but β₂)."""
 
-    beta1: float = 0.5
-    """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero)."""
+    beta1: float | None = None
+    """β₁ of the stage-1 value estimate (> 0 soft-max, 0 mean, < 0 zero); ``None``: by policy kind (see
+    :attr:`APO.value_defaults`): the official scripts' 0.5, or the env's β for a transformer."""
     beta2: float | None = Field(None, gt=0.0)
     """β₂ of the stage-2 regression; ``None``: the env's β, so that the regression's minimiser is the env's
     π* (the official scripts' 1e-3 is for 1.5–7B models at lr 1e-6)."""
-    n_value_samples: int = Field(8, ge=1)
-    """N reference samples per prompt in stage 1."""
+    n_value_samples: int | None = Field(None, ge=1)
+    """N reference samples per prompt in stage 1; ``None``: by policy kind (the paper's 8, or 128 for a
+    transformer)."""
     entropy_coef: float = Field(0.001, ge=0.0)
     """Entropy bonus (masked mean token entropy)."""
     minibatches: int = Field(2, ge=1)
@@ -68,15 +71,21 @@ class APO(SequenceAgent[APOConfig]):
 
     Config = APOConfig
     samples_per_prompt = 1
-    #: Half the sequence agents' 0.1: A*-PO takes ``minibatches`` (2) Adam steps per round of one
-    #: generation per prompt, four times RLOO's (k = 2) or REBEL's steps per generation, and with Adam every
-    #: step moves the logits by about ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``:
+    #: Tabular: half the sequence agents' 0.1, because A*-PO takes ``minibatches`` (2) Adam steps per round
+    #: of one generation per prompt, four times RLOO's (k = 2) or REBEL's steps per generation, and with Adam
+    #: every step moves the logits by about ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``:
     #: suboptimality 0.126 at π_ref, 0.108 after 3,000 generations; 0.055 at lr 0.05, 0.034 at 0.03).
-    tabular_lr = 0.05
-    #: A third of the other agents' 1e-3 for the same reason: on the sandbox's ``sort`` task (β = 0.1,
-    #: 1,500 generations, transformer policy) lr 1e-3 ended at suboptimality 0.036 and 3e-4 at 0.0009
-    #: (RLOO at 1e-3: 0.0005; π_ref: 0.207).
-    neural_lr = 3e-4
+    #: Transformer: half the others' 1e-3, with the accurate V̂* of ``value_defaults``.
+    default_lrs = MappingProxyType({"tabular": 0.05, "gru": 3e-3, "transformer": 5e-4, "hf": 1e-3})
+    #: ``(β₁, N)`` of stage 1 by policy kind when unset (β₁ ``None``: the env's β). The paper's β₁ = 0.5 and
+    #: N = 8 estimate V* low by 0.15–0.22 on the sandbox (β = 0.1), which speeds up tabular and GRU runs but
+    #: leaves the transformer at a noise floor: on ``target_string`` / ``reverse`` (β = 0.1, 1,000
+    #: generations, 3 seeds) 0.0037 / 0.0029 at lr 3e-4, against 0.0014 / 0.0011 with β₁ = β, N = 128 at
+    #: lr 5e-4 (GRPO: 0.0016 / 0.0010). The same change on tabular policies (3,000 generations) is 1.3–4.5x
+    #: worse (``digit_sum``: 0.011 → 0.050).
+    value_defaults: ClassVar[Mapping[str, tuple[float | None, int]]] = MappingProxyType(
+        {"tabular": (0.5, 8), "gru": (0.5, 8), "transformer": (None, 128), "hf": (0.5, 8)}
+    )
 
     def _setup(self) -> None:
         cfg = self.config
@@ -84,13 +93,13 @@ class APO(SequenceAgent[APOConfig]):
         prompts = self._prompts_all
         with torch.no_grad():
             samples = self.ref.sample(
-                prompts, n=cfg.n_value_samples, temperature=1.0, generator=self.generator
+                prompts, n=self.n_value_samples, temperature=1.0, generator=self.generator
             )
         self.costs["cost/offline_generations"] += samples.shape[0]
         self.costs["cost/offline_generated_tokens"] += samples.numel()
-        rewards = self.score(prompts.repeat_interleave(cfg.n_value_samples, 0), samples)
-        rewards = rewards.view(n_prompts, cfg.n_value_samples).double()
-        self.v_star = v_star_estimate(rewards, cfg.beta1).float()
+        rewards = self.score(prompts.repeat_interleave(self.n_value_samples, 0), samples)
+        rewards = rewards.view(n_prompts, self.n_value_samples).double()
+        self.v_star = v_star_estimate(rewards, self.beta1).float()
         keep = np.arange(n_prompts)
         if cfg.filter_incorrect:
             keep = np.flatnonzero((rewards > 0).any(dim=1).cpu().numpy())
@@ -103,6 +112,21 @@ class APO(SequenceAgent[APOConfig]):
     def _choose_prompts(self) -> np.ndarray:
         size = self.config.batch_prompts
         return self.rng.choice(self.pool, size=size, replace=size > self.pool.size)
+
+    @property
+    def beta1(self) -> float:
+        """β₁ in use: the setting, else the policy kind's default (``None`` there: the env's β)."""
+        if self.config.beta1 is not None:
+            return float(self.config.beta1)
+        default = self.value_defaults[self.policy.kind][0]
+        return self.env_beta if default is None else default
+
+    @property
+    def n_value_samples(self) -> int:
+        """N in use: the setting, else the policy kind's default."""
+        if self.config.n_value_samples is not None:
+            return int(self.config.n_value_samples)
+        return self.value_defaults[self.policy.kind][1]
 
     @property
     def beta2(self) -> float:

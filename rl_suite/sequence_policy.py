@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import copy
 from abc import ABC, abstractmethod
-from typing import Any, Literal, cast
+from typing import Any, ClassVar, Literal, cast
 
 import numpy as np
 import torch
@@ -63,6 +63,8 @@ class SequencePolicy(nn.Module, ABC):
         response_length: L.
     """
 
+    #: The policy kind (the ``kind`` of :func:`make_policy`).
+    kind: ClassVar[str] = ""
     #: Adam learning rate :func:`sft_reference` uses for this kind unless told otherwise.
     default_sft_lr: float = 3e-3
 
@@ -257,6 +259,8 @@ class TabularPolicy(SequencePolicy):
         init_std: Standard deviation of the initial logits (0: uniform).
     """
 
+    kind = "tabular"
+
     default_sft_lr = 0.1
     # Buffers (``register_buffer``), typed here: attribute lookup on a Module is ``Tensor | Module``.
     pool: torch.Tensor
@@ -351,6 +355,8 @@ class GRUPolicy(SequencePolicy):
         hidden_dim: GRU width (64).
     """
 
+    kind = "gru"
+
     def __init__(
         self,
         vocab_size: int,
@@ -399,6 +405,8 @@ class TransformerPolicy(SequencePolicy):
         n_layers: Layers (2).
         max_context: Longest ``P + L`` allowed (32).
     """
+
+    kind = "transformer"
 
     def __init__(
         self,
@@ -479,6 +487,8 @@ class HFPolicy(SequencePolicy):
             architecture; ``vocab_size`` and the context length are set from the task unless given).
         path: A local directory to load instead.
     """
+
+    kind = "hf"
 
     def __init__(
         self,

@@ -54,19 +54,36 @@ def test_the_kl_coefficients_follow_the_env_beta(beta: float) -> None:
     assert _agent("a-star-po", "sort", beta=beta, beta2=0.3).beta2 == 0.3
 
 
-@pytest.mark.parametrize(
-    ("name", "tabular", "neural"),
-    [("rebel", 0.1, 1e-3), ("a-star-po", 0.05, 3e-4), ("rloo", 0.1, 1e-3), ("online-dpo", 0.1, 1e-3)],
-)
-def test_the_default_learning_rate_follows_the_policy(name: str, tabular: float, neural: float) -> None:
-    """Unset, lr is the agent's tabular rate for a tabular policy and its neural one for shared weights."""
+def test_a_star_po_value_estimate_follows_the_policy_kind() -> None:
+    """Stage 1 by kind: the paper's β₁ = 0.5, N = 8 (tabular, GRU); the env's β, N = 128 (transformer)."""
     registry.register_envs()
-    for kind, expected in (("tabular", tabular), ("gru", neural), ("transformer", neural)):
+    for kind, beta1, n in (("tabular", 0.5, 8), ("gru", 0.5, 8), ("transformer", 0.2, 128)):
+        env = gym.make(ENV, task="sort", beta=0.2, n_prompts=4, reference_policy=kind, sft_steps=1)
+        apo: Any = agent_class("a-star-po")(env, {"device": "cpu", "log_completions": 0}, seed=0)
+        assert (apo.beta1, apo.n_value_samples) == (beta1, n)
+        assert apo.costs["cost/offline_generations"] == 4 * n
+    set_ = _agent("a-star-po", "sort", beta1=0.0, n_value_samples=3)
+    assert (set_.beta1, set_.n_value_samples) == (0.0, 3)
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("rebel", {"tabular": 0.1, "gru": 3e-3, "transformer": 1e-3}),
+        ("a-star-po", {"tabular": 0.05, "gru": 3e-3, "transformer": 5e-4}),
+        ("rloo", {"tabular": 0.1, "gru": 3e-3, "transformer": 1e-3}),
+        ("online-dpo", {"tabular": 0.1, "gru": 3e-3, "transformer": 1e-3}),
+    ],
+)
+def test_the_default_learning_rate_follows_the_policy_kind(name: str, expected: dict[str, float]) -> None:
+    """Unset, lr is the agent's rate for the kind of policy it trains; set, it is the setting."""
+    registry.register_envs()
+    for kind, lr in expected.items():
         env = gym.make(ENV, task="sort", n_prompts=4, reference_policy=kind, sft_steps=1)
         agent: Any = agent_class(name)(env, {"device": "cpu", "log_completions": 0}, seed=0)
-        assert agent.lr == expected
-        assert agent.optimizer.param_groups[0]["lr"] == expected
+        assert agent.lr == lr
+        assert agent.optimizer.param_groups[0]["lr"] == lr
     fresh = agent_class(name)(gym.make(ENV, task="sort", n_prompts=4), {"policy": "gru", "device": "cpu"})
-    assert fresh.lr == neural  # a fresh GRU on a tabular reference: the policy trained decides
+    assert fresh.lr == expected["gru"]  # a fresh GRU on a tabular reference: the policy trained decides
     explicit = agent_class(name)(gym.make(ENV, task="sort", n_prompts=4), {"lr": 0.02, "device": "cpu"})
     assert explicit.lr == explicit.optimizer.param_groups[0]["lr"] == 0.02
