@@ -83,10 +83,10 @@ class SequenceAgentConfig(AgentConfig):
     built from ``HF_DEFAULT_CONFIG``, needs ``rl_suite[hf]``, nothing is downloaded)."""
     lr: float | None = Field(None, gt=0.0)
     """Adam learning rate; ``None``: the agent's default for the kind of policy it trains
-    (``default_lrs``: tabular 0.1, GRU 3e-3, transformer and HF 1e-3; A*-PO 0.05, 3e-3, 5e-4, 1e-3). The
-    papers' 1e-6…3e-6 are for billion-parameter models; with Adam a step moves the parameters by about
-    ``lr`` whatever the loss's scale, so the rate belongs to the parameterisation: one logit per response
-    prefix (tabular) takes far larger steps than shared weights."""
+    (``default_lrs``: tabular 0.1·4/L for responses of L tokens, GRU 3e-3, transformer and HF 1e-3; A*-PO
+    0.05·4/L, 3e-3, 5e-4, 1e-3). The papers' 1e-6…3e-6 are for billion-parameter models; with Adam a step
+    moves the parameters by about ``lr`` whatever the loss's scale, so the rate belongs to the
+    parameterisation: one logit per response prefix (tabular) takes far larger steps than shared weights."""
     batch_prompts: int = Field(8, ge=1)
     """Prompts per round (each gets ``samples_per_prompt`` generations)."""
     temperature: float = Field(1.0, gt=0.0)
@@ -160,6 +160,10 @@ def peak_memory_bytes(device: torch.device) -> int:
 DEFAULT_LRS: Mapping[str, float] = MappingProxyType(
     {"tabular": 0.1, "gru": 3e-3, "transformer": 1e-3, "hf": 1e-3}
 )
+#: Response length the tabular rates are for. On ``digit_sum`` (L = 2; β = 0.1, 3,000 generations, 5 seeds)
+#: REBEL ends at 0.020 with lr 0.1 and 0.008 with 0.2, A*-PO at 0.010 with 0.05 and 0.004 with 0.1, while
+#: on the L = 4 tasks the doubled rates are worse (sensitivity study of ``benchmarks/bench_rlhf.py``).
+TABULAR_LR_LENGTH = 4
 
 #: The settings model of a ``SequenceAgent[SeqConfigT]``.
 SeqConfigT = TypeVar("SeqConfigT", bound=SequenceAgentConfig)
@@ -225,8 +229,16 @@ class SequenceAgent(Agent[SeqConfigT]):
 
     @classmethod
     def default_lr(cls, policy: SequencePolicy) -> float:
-        """The learning rate when ``lr`` is unset: ``default_lrs`` of the policy's kind."""
-        return cls.default_lrs[policy.kind]
+        """The learning rate when ``lr`` is unset: ``default_lrs`` of the policy's kind.
+
+        A tabular rate is for responses of :data:`TABULAR_LR_LENGTH` tokens and scales as
+        ``TABULAR_LR_LENGTH / L``: a response's log-probability is the sum of its ``L`` token
+        log-probabilities, each moved by about ``lr`` per Adam step.
+        """
+        lr = cls.default_lrs[policy.kind]
+        if policy.kind == "tabular":
+            lr *= TABULAR_LR_LENGTH / policy.response_length
+        return lr
 
     # ------------------------------------------------------------------ hooks
     def _setup(self) -> None:

@@ -87,3 +87,7 @@ def test_the_default_learning_rate_follows_the_policy_kind(name: str, expected: 
     assert fresh.lr == expected["gru"]  # a fresh GRU on a tabular reference: the policy trained decides
     explicit = agent_class(name)(gym.make(ENV, task="sort", n_prompts=4), {"lr": 0.02, "device": "cpu"})
     assert explicit.lr == explicit.optimizer.param_groups[0]["lr"] == 0.02
+    # Tabular rates are for 4-token responses; digit_sum's 2-token ones take twice the rate.
+    short = gym.make(ENV, task="digit_sum", n_prompts=4)
+    assert short.unwrapped.task.response_length == 2
+    assert agent_class(name)(short, {"device": "cpu"}).lr == pytest.approx(2 * expected["tabular"])
