@@ -151,6 +151,8 @@ class APO(SequenceAgent[APOConfig]):
         out["apo/v_star_mean"] = float(self.v_star.mean())
         out["apo/advantage_mean"] = float((rewards - v).mean())
         out["apo/beta2"] = beta2
+        out["apo/beta1"] = self.beta1
+        out["apo/n_value_samples"] = float(self.n_value_samples)
         return out
 
     def _extra_state(self) -> dict[str, Any]:

@@ -423,6 +423,7 @@ class SequenceAgent(Agent[SeqConfigT]):
         m["completions/min_length"] = length
         m["completions/max_length"] = length
         m["num_tokens"] = float(self.num_tokens)
+        m["learning_rate"] = self.lr  # TRL's name; the default of the policy kind when lr is unset
         m.update(out)
         m.update(self.costs)
         m["time/step_s"] = step_s

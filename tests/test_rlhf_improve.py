@@ -62,6 +62,10 @@ def test_a_star_po_value_estimate_follows_the_policy_kind() -> None:
         apo: Any = agent_class("a-star-po")(env, {"device": "cpu", "log_completions": 0}, seed=0)
         assert (apo.beta1, apo.n_value_samples) == (beta1, n)
         assert apo.costs["cost/offline_generations"] == 4 * n
+        apo.learn(16)  # the values in use are logged with every round
+        logged = apo.diagnostics()
+        assert (logged["apo/beta1"], logged["apo/n_value_samples"]) == (beta1, n)
+        assert logged["learning_rate"] == apo.lr
     set_ = _agent("a-star-po", "sort", beta1=0.0, n_value_samples=3)
     assert (set_.beta1, set_.n_value_samples) == (0.0, 3)
 
