@@ -75,8 +75,17 @@ def start_ray(workers: int) -> None:
     """A Ray on this machine that the ``joined`` sweeps use, as a sweep with ``--address`` joins a cluster."""
     import ray
 
+    if ray.is_initialized():
+        return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+
+
+def stop_ray() -> None:
+    """Shut down the Ray of :func:`start_ray`; the next "started by the sweep" rows start their own."""
+    import ray
+
+    ray.shutdown()
 
 
 def timed(fn: Callable[[list[str]], None], overrides: list[str]) -> float:
@@ -179,16 +188,11 @@ def main() -> None:
     for r in range(repeats):
         for name, fn, overrides in sweeps:
             if "already running" in name:
-                import ray as ray_module
-
-                if not ray_module.is_initialized():
-                    start_ray(2)
+                start_ray(2)
             times[name].append(timed(fn, overrides))
             print(f"  round {r + 1}: {name}: {times[name][-1]:.2f} s", flush=True)
         if ray:
-            import ray as ray_module
-
-            ray_module.shutdown()  # the next round's "started by the sweep" rows start their own
+            stop_ray()
     t = {name: min(values) for name, values in times.items()}
     steps = "5,000" if args.quick else "20,000"
     print(f"\nquickstart: 4 agents x 5 seeds x 5,000 steps; grid: 4 agents x 10 seeds x {steps} steps\n")

@@ -428,38 +428,33 @@ class RLHFSequence(_RLHFEnv):
         """
         if self.rewards is None:
             self.task.all_responses()  # raises the one-line "above the enumerable limit" error
-        cached = policy is None
-        if cached:
-            if self._policy is None:
-                raise UserError("no policy attached: call env.unwrapped.attach_policy(policy) first")
-            if self._policy_gaps is not None and not np.isnan(self._policy_gaps).any():
-                return self._policy_gaps
-            policy, temperature = self._policy, self._policy_temperature
-        assert policy is not None and self.reference_probs is not None and self.rewards is not None
-        p = response_table(policy, self.task.prompts, self.task.all_responses(), temperature)
-        gaps = kl.suboptimality(p, self.reference_probs, self.rewards, self.beta)
-        if cached:
-            self._policy_gaps = gaps
-        return gaps
+        if policy is None and self._policy is None:
+            raise UserError("no policy attached: call env.unwrapped.attach_policy(policy) first")
+        return self._gaps(np.arange(self.task.n_prompts), policy, temperature)
 
-    def _prompt_suboptimality(self, i: int) -> float:
-        """``V*_β(x_i) − J_β(π; x_i)`` of the attached policy, computed for prompt ``i`` alone if not cached.
+    def _gaps(
+        self, rows: np.ndarray, policy: SequencePolicy | None = None, temperature: float = 1.0
+    ) -> np.ndarray:
+        """``V*_β(x) − J_β(π; x)`` of the prompts ``rows``; ``policy=None``: the attached one, cached.
 
-        A step needs only its own prompt's row: scoring all ``V**L`` responses of one prompt instead of the
-        whole pool after every update keeps exact per-step regret affordable for shared-weight policies.
+        The attached policy's rows are computed as they are first asked for after an update: a step needs
+        only its own prompt's row, and scoring the ``V**L`` responses of one prompt instead of the whole
+        pool keeps exact per-step regret affordable for shared-weight policies.
         """
-        assert self._policy is not None and self.reference_probs is not None and self.rewards is not None
-        n = self.task.n_prompts
+        if policy is not None:
+            return self._score(rows, policy, temperature)
+        assert self._policy is not None
         if self._policy_gaps is None:
-            self._policy_gaps = np.full(n, np.nan)
-        gap = self._policy_gaps[i]
-        if np.isnan(gap):
-            rows = slice(i, i + 1)
-            responses = self.task.all_responses()
-            p = response_table(self._policy, self.task.prompts[rows], responses, self._policy_temperature)
-            gap = kl.suboptimality(p, self.reference_probs[rows], self.rewards[rows], self.beta)[0]
-            self._policy_gaps[i] = gap
-        return float(gap)
+            self._policy_gaps = np.full(self.task.n_prompts, np.nan)
+        todo = rows[np.isnan(self._policy_gaps[rows])]
+        if todo.size:
+            self._policy_gaps[todo] = self._score(todo, self._policy, self._policy_temperature)
+        return self._policy_gaps[rows]
+
+    def _score(self, rows: np.ndarray, policy: SequencePolicy, temperature: float) -> np.ndarray:
+        assert self.reference_probs is not None and self.rewards is not None
+        p = response_table(policy, self.task.prompts[rows], self.task.all_responses(), temperature)
+        return kl.suboptimality(p, self.reference_probs[rows], self.rewards[rows], self.beta)
 
     def __getstate__(self) -> dict[str, Any]:
         # The attached policy belongs to the agent: a restored env starts detached (the agent re-attaches).
@@ -513,7 +508,7 @@ class RLHFSequence(_RLHFEnv):
         reward = float(self.task.reward(self.task.prompts[i], y)[0])
         gap = float(self.max_rewards[i]) - reward
         exact_regret = self._policy is not None and self.rewards is not None
-        regret = self._prompt_suboptimality(i) if exact_regret else gap
+        regret = float(self._gaps(np.array([i]))[0]) if exact_regret else gap
         self._round += 1
         terminated = self._round >= self.horizon
         if not terminated:
