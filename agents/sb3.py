@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -144,6 +145,8 @@ class SB3Agent(Agent[SB3Config]):
             raise UserError(f"agent.hyperparams: {exc}") from None
         except (ValueError, AssertionError) as exc:
             raise UserError(f"{algo.__name__} cannot run on this env: {str(exc).splitlines()[0]}") from None
+        if "tensorboard_log" not in cfg.hyperparams:
+            self.model.set_logger(_quiet_logger(cfg.verbose))
 
     @classmethod
     def algo_class(cls) -> Any:
@@ -309,6 +312,19 @@ _COUNTERS = (
     "exploration_rate",  # DQN
 )
 _FLOAT_COUNTERS = frozenset({"_current_progress_remaining", "exploration_rate"})
+
+
+def _quiet_logger(verbose: int) -> Any:
+    """An SB3 logger printing to stdout when ``verbose`` and writing no files.
+
+    Left to itself, SB3's ``learn`` configures a logger whose folder is a fresh ``SB3-<date>`` directory
+    under the system temp dir, created even when nothing is logged there; rl_suite writes only to the
+    run folder, so the model gets this one instead (``tensorboard_log`` in ``hyperparams`` still makes
+    SB3 log to the folder named there).
+    """
+    from stable_baselines3.common.logger import HumanOutputFormat, Logger
+
+    return Logger(folder=None, output_formats=[HumanOutputFormat(sys.stdout)] if verbose else [])
 
 
 def _sidecar(path: str | Path) -> Path:

@@ -10,8 +10,10 @@ dispatch up to AVX2. These must be set before numpy and torch are imported (a us
 
 from __future__ import annotations
 
+import atexit
 import os
 import platform
+import shutil
 import sys
 import tempfile
 
@@ -31,8 +33,10 @@ if "numpy" in sys.modules or "torch" in sys.modules:  # a plugin imported them f
 import pytest  # noqa: E402
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-# Solver-tuning tables of the whole session go to one temporary cache, never to the home directory.
-os.environ["RL_SUITE_CACHE"] = tempfile.mkdtemp(prefix="rl_suite_test_cache_")
+# Solver-tuning tables of the whole session go to one temporary cache, never to the home directory, and
+# the cache goes when the session ends.
+os.environ["RL_SUITE_CACHE"] = _CACHE = tempfile.mkdtemp(prefix="rl_suite_test_cache_")
+atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 

@@ -126,3 +126,26 @@ def test_sb3_bad_hyperparams_are_user_errors() -> None:
         PPOAgent(env, {"hyperparams": {"n_stepz": 3}})
     with pytest.raises(Exception, match="set by rl_suite"):
         PPOAgent(env, {"hyperparams": {"seed": 3}})
+
+
+@pytest.mark.parametrize("verbose", [0, 1])
+def test_sb3_writes_nothing_outside_the_run_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], verbose: int
+) -> None:
+    # SB3's default logger makes an SB3-<date> folder under the temp dir on every learn() (torch's own
+    # per-user compile cache, torchinductor_<user>, is torch's to keep and not checked here).
+    import tempfile
+
+    temp, out = tmp_path / "temp", tmp_path / "runs"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    monkeypatch.delenv("SB3_LOGDIR", raising=False)
+    config = {
+        "env": {"id": "rl_suite/MultiArmedBandit-v0"},
+        "agent": {"name": "ppo", "verbose": verbose, "hyperparams": TINY["ppo"]},
+        "total_steps": 200,
+        "out": str(out),
+    }
+    assert run_trial(config).status == "completed"
+    assert [p.name for p in temp.iterdir() if not p.name.startswith("torchinductor")] == []
+    assert ("time/" in capsys.readouterr().out) == bool(verbose)
