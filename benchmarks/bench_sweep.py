@@ -3,18 +3,19 @@
 Measured side by side in one run (every sweep into a fresh temp folder, BLAS single-threaded):
 
 - ``quickstart``: ``configs/sweeps/quickstart.yaml`` (4 linear-bandit agents x 5 seeds x 5,000 steps) on 2
-  workers, as sweeps ran before cells — one pool task per run — against seed-batched cells
-  (target: >= 3x faster);
+  workers, as sweeps ran before cells — one task per run in a pool of spawned processes — against
+  seed-batched cells on this process and a forked worker (target: >= 3x faster);
 - ``grid``: the same 4 agents x 10 seeds x 20,000 steps on 1 worker and on 2 (target: 2 workers >= 1.8x);
 - ``ray``: both sweeps on the Ray backend with 2 workers against the local pool's 2 workers (target: Ray
   <= 1.5x the local wall time), twice: with a Ray the sweep starts and stops (its start-up included), and
-  joining a Ray that is already running (as ``--address`` joins a cluster; started once, outside the
-  timing).
+  joining a Ray that is already running with ``--address`` (as a sweep joins a cluster; started once per
+  round, outside the timing).
 
-Times are the best of ``--repeats`` rounds, each round running every sweep once. ``--quick`` shrinks the
-grid to 5,000 steps and one round (a few minutes on 2 cores); ``--no-ray`` leaves Ray out. The machine's
-load, and how many cores two busy processes get on it, are printed: on a shared machine the 2-worker
-ratios are capped by what it lends.
+Every sweep runs in a fresh process, as from the CLI (only the sweep is timed): a process that has loaded
+Ray spawns its local workers rather than forking them. Times are the best of ``--repeats`` rounds, each
+round running every sweep once. ``--quick`` shrinks the grid to 5,000 steps and one round (a few minutes on
+2 cores); ``--no-ray`` leaves Ray out. The machine's load, and how many cores two busy processes get on it,
+are printed: on a shared machine the 2-worker ratios are capped by what it lends.
 
 ``--per-step`` measures instead what a cell costs per round, free of disk and of the machine's load: the
 CPU time of one batch step of each quickstart cell (5 seeds, no run folders) against one step of one
@@ -32,15 +33,15 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("RL_SUITE_QUIET", "1")
 
 import argparse
+import importlib.util
 import multiprocessing
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from rl_suite.sweep import SweepResult, load_sweep, plan, run_sweep
+from rl_suite.sweep import BackendOptions, SweepResult, load_sweep, plan, pool_start_method, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 QUICKSTART = ROOT / "configs" / "sweeps" / "quickstart.yaml"
@@ -57,28 +58,22 @@ def per_seed_processes(path: Path, overrides: list[str], workers: int) -> None:
     assert all(o.status == "completed" for o in outcomes), [o.error for o in outcomes if o.error]
 
 
-def cells(path: Path, overrides: list[str], workers: int, backend: str = "local") -> None:
-    """The sweep as ``rl-suite sweep`` runs it now (seed-batched cells)."""
-    result: SweepResult = run_sweep(load_sweep(path, overrides), backend=backend, workers=workers)
+def cells(path: Path, overrides: list[str], workers: int, backend: str = "local", address: str = "") -> None:
+    """The sweep as ``rl-suite sweep`` runs it now (seed-batched cells); ``address``: join that Ray."""
+    options = BackendOptions(address=address or None)
+    result: SweepResult = run_sweep(
+        load_sweep(path, overrides), backend=backend, workers=workers, options=options
+    )
     assert result.ok, [o.error for o in result.outcomes if o.error]
 
 
-def joined(path: Path, overrides: list[str], workers: int) -> None:
-    """The sweep on a Ray that is already running (started by :func:`start_ray`, outside the timing)."""
+def start_ray(workers: int) -> str:
+    """A Ray head on this machine that the ``joined`` sweeps join, as ``--address`` joins a cluster."""
     import ray
 
-    assert ray.is_initialized()
-    cells(path, overrides, workers, "ray")
-
-
-def start_ray(workers: int) -> None:
-    """A Ray on this machine that the ``joined`` sweeps use, as a sweep with ``--address`` joins a cluster."""
-    import ray
-
-    if ray.is_initialized():
-        return
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    info = ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    return str(info.address_info["gcs_address"])
 
 
 def stop_ray() -> None:
@@ -88,15 +83,32 @@ def stop_ray() -> None:
     ray.shutdown()
 
 
-def timed(fn: Callable[[list[str]], None], overrides: list[str]) -> float:
-    """Wall time of one sweep, written into a fresh folder."""
+def measure(kind: str, overrides: list[str], address: str = "") -> float:
+    """Wall time of one sweep into a fresh folder, in the process this runs in (see :func:`timed`)."""
     tmp = tempfile.mkdtemp(prefix="bench_sweep")
     try:
         start = time.perf_counter()
-        fn([*overrides, f"out={tmp}/runs"])
+        run = [*overrides, f"out={tmp}/runs"]
+        if kind == "per-seed":
+            per_seed_processes(QUICKSTART, run, 2)
+        else:
+            workers = 1 if kind == "cells-1" else 2
+            backend = "ray" if kind in ("ray", "joined") else "local"
+            cells(QUICKSTART, run, workers, backend, address if kind == "joined" else "")
         return time.perf_counter() - start
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def timed(kind: str, overrides: list[str], address: str = "") -> float:
+    """:func:`measure` in a fresh spawned process, as a sweep runs from the CLI.
+
+    Each sweep gets a process of its own: one that has loaded Ray (or torch) spawns its local workers
+    instead of forking them, so rows run after the Ray rows in one process would not be what a user gets.
+    Only the sweep is timed, not the interpreter's start.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(measure, kind, overrides, address).result()
 
 
 def _spin(_: int) -> float:
@@ -157,41 +169,40 @@ def main() -> None:
     repeats = args.repeats or (1 if args.quick else 3)
     grid = ["seeds=0-9", f"total_steps={5000 if args.quick else 20000}"]
     ray = not args.no_ray
-    if ray:
-        try:
-            import ray as _ray  # noqa: F401
-        except ImportError:
-            print('Ray not installed (pip install -e ".[ray]"): Ray rows left out')
-            ray = False
+    if ray and importlib.util.find_spec("ray") is None:  # not imported here: see timed()
+        print('Ray not installed (pip install -e ".[ray]"): Ray rows left out')
+        ray = False
 
     load = os.getloadavg()[0]
     capacity = parallel_capacity()
     print(
         f"cores: {os.cpu_count()}, load average at start: {load:.2f}; two busy processes get {capacity:.2f} "
-        "cores (2.0 on a quiet 2-core machine; below that, the 2-worker ratios are capped by the machine)"
+        "cores (2.0 on a quiet 2-core machine; below that, the 2-worker ratios are capped by the machine); "
+        f"the local pool's workers start by {pool_start_method()}"
     )
-    sweeps: list[tuple[str, Callable[[list[str]], None], list[str]]] = [
-        ("quickstart, per-seed processes, 2 workers", lambda o: per_seed_processes(QUICKSTART, o, 2), []),
-        ("quickstart, cells, 2 workers", lambda o: cells(QUICKSTART, o, 2), []),
-        ("grid, cells, 1 worker", lambda o: cells(QUICKSTART, o, 1), grid),
-        ("grid, cells, 2 workers", lambda o: cells(QUICKSTART, o, 2), grid),
+    sweeps: list[tuple[str, str, list[str]]] = [
+        ("quickstart, per-seed processes, 2 workers", "per-seed", []),
+        ("quickstart, cells, 2 workers", "cells-2", []),
+        ("grid, cells, 1 worker", "cells-1", grid),
+        ("grid, cells, 2 workers", "cells-2", grid),
     ]
     if ray:
         sweeps += [
-            ("quickstart, ray started by the sweep, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), []),
-            ("grid, ray started by the sweep, 2 workers", lambda o: cells(QUICKSTART, o, 2, "ray"), grid),
-            ("quickstart, ray already running, 2 workers", lambda o: joined(QUICKSTART, o, 2), []),
-            ("grid, ray already running, 2 workers", lambda o: joined(QUICKSTART, o, 2), grid),
+            ("quickstart, ray started by the sweep, 2 workers", "ray", []),
+            ("grid, ray started by the sweep, 2 workers", "ray", grid),
+            ("quickstart, ray already running, 2 workers", "joined", []),
+            ("grid, ray already running, 2 workers", "joined", grid),
         ]
     # Interleaved (every sweep once, then again), so that a change of load hits all of them alike.
     times: dict[str, list[float]] = {name: [] for name, _, _ in sweeps}
     for r in range(repeats):
-        for name, fn, overrides in sweeps:
-            if "already running" in name:
-                start_ray(2)
-            times[name].append(timed(fn, overrides))
+        address = ""
+        for name, kind, overrides in sweeps:
+            if kind == "joined" and not address:
+                address = start_ray(2)
+            times[name].append(timed(kind, overrides, address))
             print(f"  round {r + 1}: {name}: {times[name][-1]:.2f} s", flush=True)
-        if ray:
+        if address:
             stop_ray()
     t = {name: min(values) for name, values in times.items()}
     steps = "5,000" if args.quick else "20,000"

@@ -151,7 +151,7 @@ def train(
     from rl_suite.config import parse_run_config, parse_seeds, resolve
     from rl_suite.runner import resume_trial, run_trial
     from rl_suite.store import RunRecord, read_run
-    from rl_suite.sweep import Job, run_local
+    from rl_suite.sweep import Job, local_workers, run_local
     from rl_suite.tracking import progress_bar
 
     if workers < 1:
@@ -189,7 +189,8 @@ def train(
     results: list[RunRecord] = []
     if workers > 1 and len(configs) > 1:
         jobs = [Job("run", c.model_dump(mode="json"), claim=False) for c in configs]
-        with progress_bar(f"{base.agent.name} on {base.env.id}", len(jobs), quiet, unit="runs") as prog:
+        bar = progress_bar(f"{base.agent.name} on {base.env.id}", len(jobs), quiet, unit="runs")
+        with local_workers(workers), bar as prog:  # workers first: see the sweep command
             outcomes = list(run_local(jobs, workers, prog))
         results = [read_run(o.path) for o in outcomes if o.path]
         failed = [o for o in outcomes if o.status == "failed"]
@@ -462,7 +463,15 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Run a sweep; completed runs already on disk are skipped, interrupted ones resumed."""
-    from rl_suite.sweep import BackendOptions, JobOutcome, check_backend, execute, load_sweep, plan
+    from rl_suite.sweep import (
+        BackendOptions,
+        JobOutcome,
+        check_backend,
+        execute,
+        load_sweep,
+        local_workers,
+        plan,
+    )
     from rl_suite.tracking import progress_bar
 
     options = BackendOptions(
@@ -483,7 +492,9 @@ def sweep(
     print(f"sweep {spec.name}: {len(jobs)} runs ({len(jobs) - todo} already completed) -> {runs[0].out}")
     outcomes: list[JobOutcome] = []
     try:
-        with progress_bar(f"sweep {spec.name}", len(jobs), quiet, unit="runs") as prog:
+        # The workers start before the bar's refresh thread does, so that they can be forked.
+        workers_first = local_workers(workers if backend == "local" and todo > 1 else 1)
+        with workers_first, progress_bar(f"sweep {spec.name}", len(jobs), quiet, unit="runs") as prog:
             outcomes.extend(execute(jobs, backend, workers, prog, options))
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish the missing runs", file=sys.stderr)

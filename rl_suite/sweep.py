@@ -15,7 +15,8 @@ has a batch axis (:mod:`rl_suite.batched`: the same run folders, bit for bit, as
 :func:`~rl_suite.runner.run_trial`), and everything else one run after the other in the same process.
 
 Backends are pluggable (:data:`BACKENDS`): ``local`` runs cells in this process (``workers=1``) or in this
-process and a spawned pool sharing one queue; ``ray`` hands the same cells to Ray (one task per cell, on
+process and a pool of worker processes sharing one queue (forked where that is safe, else spawned:
+:func:`pool_start_method`); ``ray`` hands the same cells to Ray (one task per cell, on
 this machine or a cluster). Both execute the very same :func:`execute_cell`, and both get their jobs
 from :func:`plan`, so the skip/resume rule above holds whichever backend ran the earlier attempt. Ray is
 imported only by the ``ray`` backend (optional extra ``pip install "rl_suite[ray]"``).
@@ -24,14 +25,17 @@ imported only by the ``ray`` backend (optional extra ``pip install "rl_suite[ray
 from __future__ import annotations
 
 import collections
+import contextlib
 import glob
 import json
 import logging
 import multiprocessing
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -385,20 +389,75 @@ def run_local(
     yield from _pool(cells, workers, opts, progress)
 
 
+#: Modules whose native state does not survive a fork: once one is loaded, the pool spawns its workers.
+FORK_UNSAFE = ("torch", "ray", "grpc", "jax", "tensorflow")
+
+
+def pool_start_method() -> str:
+    """How the local pool starts its workers: ``fork`` where that is safe, else ``spawn``.
+
+    A forked worker starts with every module this process has imported, at once; a spawned one first
+    imports rl_suite, numpy, gymnasium and its cell's env and agent (about 1 s on one core), which on a
+    sweep of short runs is a large part of the wall time. Forking is safe only on Linux (macOS's system
+    libraries are not fork-safe), in a process with no other thread (a lock another thread holds at the
+    fork, e.g. a progress bar's writing to stderr, stays held in the child for ever) and before any of
+    :data:`FORK_UNSAFE` is loaded: torch (its OpenMP pool and CUDA state do not survive a fork; PyTorch's
+    docs ask for spawn), and Ray or gRPC, whose native threads and sockets a child would inherit half-made
+    (a worker forked after a Ray session in the same process died at once).
+    """
+    unsafe = any(name in sys.modules for name in FORK_UNSAFE)
+    if sys.platform.startswith("linux") and threading.active_count() == 1 and not unsafe:
+        return "fork"
+    return "spawn"
+
+
+def _new_pool(processes: int) -> ProcessPoolExecutor:
+    """A process pool started by :func:`pool_start_method` (forked workers are started now)."""
+    ctx = multiprocessing.get_context(pool_start_method())
+    pool = ProcessPoolExecutor(max_workers=processes, mp_context=ctx)
+    if ctx.get_start_method() == "fork":
+        pool.submit(os.getpid)  # forks every worker now, while this process has one thread
+    return pool
+
+
+#: The worker pool of :func:`local_workers` and its size, used by the local backend's sweeps in that block.
+_STARTED: tuple[ProcessPoolExecutor, int] | None = None
+
+
+@contextlib.contextmanager
+def local_workers(workers: int | None) -> Iterator[None]:
+    """Start the local backend's ``workers - 1`` worker processes now, for the sweeps run in the block.
+
+    The CLI enters this before its progress bar starts: the bar's refresh thread would otherwise rule out
+    forked workers (:func:`pool_start_method`). Outside such a block each sweep starts its own pool.
+    """
+    global _STARTED
+    if (workers or 1) <= 1 or _STARTED is not None:
+        yield
+        return
+    pool = _new_pool((workers or 1) - 1)
+    _STARTED = (pool, (workers or 1) - 1)
+    try:
+        yield
+    finally:
+        _STARTED = None
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _pool(
     cells: list[list[Job]], workers: int, opts: BackendOptions, progress: Progress | None
 ) -> Iterator[JobOutcome]:
-    """Run cells on ``workers`` processes: this one and ``workers - 1`` spawned ones, sharing one queue.
+    """Run cells on ``workers`` processes: this one and ``workers - 1`` workers, sharing one queue.
 
-    This process starts on the first cell while the spawned workers import rl_suite; each worker is handed
-    its next cell as soon as it returns one, so that nobody waits for the slowest. When a run of this
-    process is interrupted (Ctrl-C), no further cell starts, the workers' cells in flight finish, and the
-    cells never started are reported ``interrupted``.
+    This process starts on the first cell while the workers start (a spawned worker imports rl_suite
+    first); each worker is handed its next cell as soon as it returns one, so that nobody waits for the
+    slowest. When a run of this process is interrupted (Ctrl-C), no further cell starts, the workers'
+    cells in flight finish, and the cells never started are reported ``interrupted``.
     """
     queue = collections.deque(cells)
     lock = threading.Lock()
     futures: dict[Future[list[JobOutcome]], list[Job]] = {}
-    ctx = multiprocessing.get_context("spawn")
+    started = _STARTED[0] if _STARTED is not None and _STARTED[1] == workers - 1 else None
 
     def feed(pool: ProcessPoolExecutor) -> None:
         with lock:
@@ -419,11 +478,15 @@ def _pool(
         for f in finished:
             with lock:
                 cell = futures.pop(f)
-            yield from report(
-                [JobOutcome(j, "interrupted", j.path) for j in cell] if f.cancelled() else f.result()
-            )
+            if f.cancelled():
+                yield from report([JobOutcome(j, "interrupted", j.path) for j in cell])
+            elif isinstance(f.exception(), BrokenProcessPool):  # the cells left go to this process
+                why = "its worker process died (killed, or out of memory); run the sweep again to resume it"
+                yield from report([JobOutcome(j, "failed", j.path, why) for j in cell])
+            else:
+                yield from report(f.result())
 
-    with ProcessPoolExecutor(max_workers=workers - 1, mp_context=ctx) as pool:
+    with _new_pool(workers - 1) if started is None else contextlib.nullcontext(started) as pool:
         try:
             for _ in range(workers - 1):
                 feed(pool)

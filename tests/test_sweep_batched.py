@@ -408,3 +408,78 @@ def test_a_sweep_worker_imports_no_scipy_before_its_cell_needs_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_forked_and_spawned_workers_write_the_runs_of_one_worker(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "name: pool\ntotal_steps: 400\nseeds: 0-3\nenvs:\n  - id: rl_suite/LinearContextualBandit-v0\n"
+        "    dim: 4\n    n_arms: 5\nagents:\n  - name: linucb\n  - name: epsilon-greedy\n"
+    )
+    one = run_sweep(load_sweep(path, [f"out={tmp_path / 'one'}"]), workers=1)
+    monkeypatch.setattr(sweep_mod, "pool_start_method", lambda: method)
+    with sweep_mod.local_workers(3):  # started before the sweep, as the CLI starts them
+        two = run_sweep(load_sweep(path, [f"out={tmp_path / 'pool'}"]), workers=3)
+    assert one.ok and two.ok and two.count("completed") == 8
+    pids = {json.loads((r.path / "summary.json").read_text())["pid"] for r in find_runs([tmp_path / "pool"])}
+    assert len(pids) > 1  # the workers ran cells
+    alone = {(r.label, r.seed): r.path for r in find_runs([tmp_path / "one"])}
+    for record in find_runs([tmp_path / "pool"]):
+        assert_same_run(record.path, alone[(record.label, record.seed)])
+
+
+def test_workers_are_forked_only_where_that_is_safe() -> None:
+    """fork on Linux in a process with one thread and no torch; spawn once a thread runs or torch loads."""
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, time\n"
+        "from rl_suite.sweep import pool_start_method as m\n"
+        "first = m()\n"
+        "t = threading.Thread(target=time.sleep, args=(0.5,)); t.start(); threaded = m(); t.join()\n"
+        "import torch\n"
+        "print(first, threaded, m())\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    expected = "fork" if sys.platform.startswith("linux") else "spawn"
+    assert out.split() == [expected, "spawn", "spawn"]
+
+
+#: The process that ran the sweep (set by the test below; a forked worker sees it too).
+_PARENT: list[int] = []
+
+
+def _killed_in_workers(*args: Any) -> Any:
+    """:func:`execute_cell` in the sweep's own process; in a worker, an exit as the OOM killer's."""
+    import os
+
+    if os.getpid() != _PARENT[0]:
+        os._exit(1)
+    return execute_cell(*args)
+
+
+def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    path = tmp_path / "sweep.yaml"
+    path.write_text(
+        "name: dies\ntotal_steps: 200\nseeds: 0-1\nenvs:\n  - id: rl_suite/MultiArmedBandit-v0\n"
+        f"agents:\n  - name: ucb1\n  - name: exp3\n  - name: epsilon-greedy\nout: {tmp_path / 'runs'}\n"
+    )
+    _PARENT[:] = [os.getpid()]
+    monkeypatch.setattr(sweep_mod, "pool_start_method", lambda: "fork")  # the child runs this module's copy
+    monkeypatch.setattr(sweep_mod, "execute_cell", _killed_in_workers)
+    result = run_sweep(load_sweep(path), workers=2)
+    failed = [o for o in result.outcomes if o.status == "failed"]
+    assert failed and all("worker process died" in (o.error or "") for o in failed)
+    assert result.count("completed") + len(failed) == 6 and result.count("completed") >= 2
+    monkeypatch.undo()
+    again = run_sweep(load_sweep(path), workers=1)
+    assert again.ok and again.count("skipped") == result.count("completed")
+    assert again.count("completed") == len(failed)

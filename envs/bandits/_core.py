@@ -14,14 +14,13 @@ reset with seed ``s + i``:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.utils import seeding
 from gymnasium.vector.utils import batch_space
-from scipy.special import ndtr
 
 from rl_suite.errors import UserError
 from rl_suite.spaces import discrete_action, discrete_actions
@@ -43,6 +42,23 @@ from rl_suite.state import (
     set_rng_state,
 )
 from rl_suite.validation import check_int
+
+_ndtr: Callable[[np.ndarray], np.ndarray] | None = None
+
+
+def ndtr(z: np.ndarray) -> np.ndarray:
+    """Φ(z), the standard normal CDF, elementwise: ``scipy.special.ndtr``, imported on first use.
+
+    scipy.special takes ~0.4 s to import (it loads numpy.f2py); envs with Gaussian noise never need it, and
+    a sweep worker that runs only those should not pay for it.
+    """
+    global _ndtr
+    if _ndtr is None:
+        from scipy.special import ndtr as scipy_ndtr
+
+        _ndtr = scipy_ndtr
+    return _ndtr(z)
+
 
 REWARD_NOISES = ("bernoulli", "gaussian")
 #: A vector env draws at least this many normals per stream at once and serves its rounds from them.

@@ -7,9 +7,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from scipy.special import ndtr
 
-from rl_suite.envs.bandits._core import REWARD_NOISES, BanditCore, BanditEnv, BanditVectorEnv
+from rl_suite.envs.bandits._core import REWARD_NOISES, BanditCore, BanditEnv, BanditVectorEnv, ndtr
 from rl_suite.errors import UserError
 from rl_suite.validation import check_choice, check_int, check_nonnegative, check_positive
 

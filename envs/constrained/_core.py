@@ -20,9 +20,8 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-from scipy.special import ndtr
 
-from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv, restore_round
+from rl_suite.envs.bandits._core import BanditCore, BanditEnv, BanditVectorEnv, ndtr, restore_round
 from rl_suite.errors import UserError
 from rl_suite.exact.lp import best_feasible_mixture, star_convex_optimum, violation_amount
 from rl_suite.spaces import (
