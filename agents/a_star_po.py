@@ -1,9 +1,10 @@
 """A*-PO: policy optimisation via optimal advantage regression (Brantley et al. 2025, arXiv 2505.20686).
 
-**Stage 1 (offline, once):** draw ``n_value_samples`` (N = 8; 128 for a transformer policy) responses per
-pool prompt from π_ref, score them and estimate ``V̂*(x) = β₁·log((1/N)·Σ_i exp(r_i/β₁))`` (β₁ = 0.5; the
-env's β for a transformer policy; ``beta1 = 0`` gives the mean, < 0 gives 0). Optionally drop prompts
-whose N samples all scored 0 (``filter_incorrect``, off in the official scripts).
+**Stage 1 (offline, once):** draw ``n_value_samples`` (N = 8; 128 for a transformer policy at β ≥ 0.1,
+more below: :attr:`APO.transformer_beta`) responses per pool prompt from π_ref, score them and estimate
+``V̂*(x) = β₁·log((1/N)·Σ_i exp(r_i/β₁))`` (β₁ = 0.5; the env's β for a transformer policy; ``beta1 = 0``
+gives the mean, < 0 gives 0). Optionally drop prompts whose N samples all scored 0 (``filter_incorrect``,
+off in the official scripts).
 
 **Stage 2 (online):** one response per prompt from π_θ; regress
 
@@ -33,6 +34,7 @@ before the floor matters, so the defaults depend on the policy kind (``value_def
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -44,6 +46,7 @@ from pydantic import Field
 from rl_suite.agents.rlhf_base import PipelineConfig, Round, SequenceAgent
 from rl_suite.agents.rlhf_losses import apo_loss, v_star_estimate
 from rl_suite.errors import UserError
+from rl_suite.sequence_policy import SequencePolicy
 
 
 class APOConfig(PipelineConfig):
@@ -75,7 +78,8 @@ class APO(SequenceAgent[APOConfig]):
     #: of one generation per prompt, four times RLOO's (k = 2) or REBEL's steps per generation, and with Adam
     #: every step moves the logits by about ``lr``. At lr 0.1 and β = 0.2 the policy overshot π* (``sort``:
     #: suboptimality 0.126 at π_ref, 0.108 after 3,000 generations; 0.055 at lr 0.05, 0.034 at 0.03).
-    #: Transformer: half the others' 1e-3, with the accurate V̂* of ``value_defaults``.
+    #: Transformer: half the others' 1e-3, with the accurate V̂* of ``value_defaults``, at β ≥ 0.1 (scaled
+    #: below: :attr:`transformer_beta`).
     default_lrs = MappingProxyType({"tabular": 0.05, "gru": 3e-3, "transformer": 5e-4, "hf": 1e-3})
     #: ``(β₁, N)`` of stage 1 by policy kind when unset (β₁ ``None``: the env's β). The paper's β₁ = 0.5 and
     #: N = 8 estimate V* low by 0.15–0.22 on the sandbox (β = 0.1), which speeds up tabular and GRU runs but
@@ -86,6 +90,24 @@ class APO(SequenceAgent[APOConfig]):
     value_defaults: ClassVar[Mapping[str, tuple[float | None, int]]] = MappingProxyType(
         {"tabular": (0.5, 8), "gru": (0.5, 8), "transformer": (None, 128), "hf": (0.5, 8)}
     )
+
+    #: The env β that the transformer's defaults (lr 5e-4, N = 128) are for; below it the rate scales as
+    #: ``transformer_beta / β`` and N as ``(transformer_beta / β)²``. A*-PO regresses the log-ratio onto
+    #: ``(r − V̂*)/β₂``, a target 1/β away from π_ref, while an Adam step moves it by about ``lr`` whatever
+    #: the loss's scale; and V̂*'s soft-max leans on rarer samples as β shrinks, its error entering the
+    #: target divided by β. At β = 0.05 (1,000 generations, 3 seeds) lr 5e-4 left ``target_string`` /
+    #: ``reverse`` at 0.014 / 0.013 (online DPO: 0.0039 / 0.0034); lr 1e-3 reached 0.0040 / 0.0036, but
+    #: with N = 128 ``sort`` diverged in one seed (0.129), with N = 512 not (mean 0.011). Above β = 0.1
+    #: the rate stays: at β = 0.2, 2.5e-4 was slower than 5e-4 (``digit_sum`` 0.038 against 0.015).
+    transformer_beta: ClassVar[float] = 0.1
+
+    @classmethod
+    def default_lr(cls, policy: SequencePolicy, beta: float) -> float:
+        """The base rule (:meth:`SequenceAgent.default_lr`); on a transformer below β = 0.1, × 0.1/β."""
+        lr = super().default_lr(policy, beta)
+        if policy.kind == "transformer" and beta < cls.transformer_beta:
+            lr *= cls.transformer_beta / beta
+        return lr
 
     def _setup(self) -> None:
         cfg = self.config
@@ -123,10 +145,13 @@ class APO(SequenceAgent[APOConfig]):
 
     @property
     def n_value_samples(self) -> int:
-        """N in use: the setting, else the policy kind's default."""
+        """N in use: the setting, else the kind's default (on a transformer × (0.1/β)² below β = 0.1)."""
         if self.config.n_value_samples is not None:
             return int(self.config.n_value_samples)
-        return self.value_defaults[self.policy.kind][1]
+        n = self.value_defaults[self.policy.kind][1]
+        if self.policy.kind == "transformer" and self.env_beta < self.transformer_beta:
+            n = math.ceil(n * (self.transformer_beta / self.env_beta) ** 2)
+        return n
 
     @property
     def beta2(self) -> float:

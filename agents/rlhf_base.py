@@ -84,8 +84,8 @@ class SequenceAgentConfig(AgentConfig):
     lr: float | None = Field(None, gt=0.0)
     """Adam learning rate; ``None``: the agent's default for the kind of policy it trains
     (``default_lrs``: tabular 0.1·4/L for responses of L tokens, GRU 3e-3, transformer and HF 1e-3; A*-PO
-    0.05·4/L, 3e-3, 5e-4, 1e-3). The papers' 1e-6…3e-6 are for billion-parameter models; with Adam a step
-    moves the parameters by about ``lr`` whatever the loss's scale, so the rate belongs to the
+    0.05·4/L, 3e-3, 5e-4·max(1, 0.1/β), 1e-3). The papers' 1e-6…3e-6 are for billion-parameter models; with
+    Adam a step moves the parameters by about ``lr`` whatever the loss's scale, so the rate belongs to the
     parameterisation: one logit per response prefix (tabular) takes far larger steps than shared weights."""
     batch_prompts: int = Field(8, ge=1)
     """Prompts per round (each gets ``samples_per_prompt`` generations)."""
@@ -208,7 +208,7 @@ class SequenceAgent(Agent[SeqConfigT]):
         else:
             self.policy = make_policy(cfg.policy, self.task, seed=self.seed).to(self.device)
         #: The learning rate in use: the setting, or the policy's default (``tabular_lr`` or ``NEURAL_LR``).
-        self.lr = float(cfg.lr) if cfg.lr is not None else self.default_lr(self.policy)
+        self.lr = float(cfg.lr) if cfg.lr is not None else self.default_lr(self.policy, self.env_beta)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
         self.costs: dict[str, float] = dict.fromkeys(COST_KEYS, 0.0)
         self.metrics: dict[str, float] = {}
@@ -228,12 +228,13 @@ class SequenceAgent(Agent[SeqConfigT]):
             self.base.attach_policy(self.policy, temperature=cfg.temperature)
 
     @classmethod
-    def default_lr(cls, policy: SequencePolicy) -> float:
+    def default_lr(cls, policy: SequencePolicy, beta: float) -> float:
         """The learning rate when ``lr`` is unset: ``default_lrs`` of the policy's kind.
 
         A tabular rate is for responses of :data:`TABULAR_LR_LENGTH` tokens and scales as
         ``TABULAR_LR_LENGTH / L``: a response's log-probability is the sum of its ``L`` token
-        log-probabilities, each moved by about ``lr`` per Adam step.
+        log-probabilities, each moved by about ``lr`` per Adam step. ``beta`` is the env's KL coefficient
+        (A*-PO's transformer rate follows it; the others do not).
         """
         lr = cls.default_lrs[policy.kind]
         if policy.kind == "tabular":

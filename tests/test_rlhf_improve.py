@@ -70,6 +70,21 @@ def test_a_star_po_value_estimate_follows_the_policy_kind() -> None:
     assert (set_.beta1, set_.n_value_samples) == (0.0, 3)
 
 
+@pytest.mark.parametrize(("beta", "lr", "n"), [(0.05, 1e-3, 512), (0.1, 5e-4, 128), (0.2, 5e-4, 128)])
+def test_a_star_po_on_a_transformer_scales_lr_and_n_with_beta(beta: float, lr: float, n: int) -> None:
+    """Below β = 0.1, lr = 5e-4·(0.1/β) and N = 128·(0.1/β)²; other kinds and set values do not move."""
+    registry.register_envs()
+    env = gym.make(ENV, task="sort", beta=beta, n_prompts=2, reference_policy="transformer", sft_steps=1)
+    apo: Any = agent_class("a-star-po")(env, {"device": "cpu", "log_completions": 0}, seed=0)
+    assert (apo.lr, apo.n_value_samples, apo.beta1) == (pytest.approx(lr), n, beta)
+    assert apo.costs["cost/offline_generations"] == 2 * n
+    explicit = agent_class("a-star-po")(env, {"device": "cpu", "lr": 3e-4, "n_value_samples": 16}, seed=0)
+    assert (explicit.lr, explicit.n_value_samples) == (3e-4, 16)
+    tabular = gym.make(ENV, task="sort", beta=beta, n_prompts=2, reference_policy="tabular", sft_steps=1)
+    tab: Any = agent_class("a-star-po")(tabular, {"device": "cpu"}, seed=0)
+    assert (tab.lr, tab.n_value_samples) == (0.05, 8)
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [
