@@ -36,7 +36,8 @@ GRPO, Qwen2.5 1.5B–7B).
 
 (d) **Sensitivity** of REBEL and A*-PO (tabular policies from π_ref, β = 0.1, every task): the final exact
 suboptimality against one knob at a time around the defaults, REBEL's η, epochs and lr, A*-PO's β₂, β₁, N
-(``n_value_samples``) and lr, with π_ref's suboptimality and RLOO's (k = 2, KL at β) at the same budget for
+(``n_value_samples``) and lr (as multiples of the agent's default for the task's response length, which is
+4/L times the rate for L = 4), with π_ref's suboptimality and RLOO's (k = 2, KL at β) at the same budget for
 scale. Prints a markdown table (mean over seeds) and, with ``--plot``, one panel per knob (log x axis, one
 line per task, each divided by that task's π_ref suboptimality).
 
@@ -251,6 +252,7 @@ def overopt(
         print(f"{name:7s} peak E[r] {mean[peak]:.3f} at epoch {peak}, final {mean[-1]:.3f} (drop {drop:.3f})")
     if plot:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -405,26 +407,37 @@ def cost(args: argparse.Namespace) -> None:
 
 
 # --------------------------------------------------------------------------- (d)
-#: One knob at a time around the defaults.
+#: One knob at a time around the defaults. ``lr`` values are multiples of the agent's default rate for the
+#: task (tabular: 0.1·4/L for REBEL, 0.05·4/L for A*-PO, so ``digit_sum``'s L = 2 doubles them).
 SENSITIVITY: dict[str, tuple[str, str, tuple[float, ...]]] = {
     "REBEL η": ("rebel", "eta", (1.0, 3.0, 10.0, 30.0, 100.0)),
-    "REBEL epochs (lr 0.1)": ("rebel", "epochs", (1, 2, 4)),
-    "REBEL lr": ("rebel", "lr", (0.01, 0.03, 0.1, 0.3)),
+    "REBEL epochs": ("rebel", "epochs", (1, 2, 4)),
+    "REBEL lr (× default)": ("rebel", "lr", (0.1, 0.3, 1.0, 3.0)),
     "A*-PO β₂": ("a-star-po", "beta2", (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)),
     "A*-PO N": ("a-star-po", "n_value_samples", (1, 2, 8, 32)),
     "A*-PO β₁": ("a-star-po", "beta1", (0.05, 0.1, 0.2, 0.5, 1.0)),
-    "A*-PO lr": ("a-star-po", "lr", (0.01, 0.03, 0.05, 0.1, 0.3)),
+    "A*-PO lr (× default)": ("a-star-po", "lr", (0.2, 0.6, 1.0, 2.0, 6.0)),
 }
-#: The defaults the knobs vary around at β = 0.1 (REBEL η = 1/β, A*-PO β₂ = β and lr 0.05).
+#: The defaults the knobs vary around at β = 0.1 (REBEL η = 1/β, A*-PO β₂ = β; lr: the default's multiple 1).
 SENSITIVITY_DEFAULTS: dict[tuple[str, str], float] = {
     ("rebel", "eta"): 10.0,
     ("rebel", "epochs"): 1,
-    ("rebel", "lr"): 0.1,
+    ("rebel", "lr"): 1.0,
     ("a-star-po", "beta2"): 0.1,
     ("a-star-po", "n_value_samples"): 8,
     ("a-star-po", "beta1"): 0.5,
-    ("a-star-po", "lr"): 0.05,
+    ("a-star-po", "lr"): 1.0,
 }
+
+
+def default_tabular_lr(name: str, env_kw: dict[str, Any]) -> float:
+    """The agent's default learning rate on the sandbox env ``env_kw`` with a tabular π_ref."""
+    env = gym.make(ENV, **env_kw)
+    try:
+        base: Any = env.unwrapped
+        return float(agent_class(name).default_lr(base.reference, float(base.beta)))
+    finally:
+        env.close()
 
 
 def sensitivity(
@@ -443,10 +456,13 @@ def sensitivity(
     jobs: list[Any] = []
     keys: list[tuple[str, int, str, float]] = []
     for task in tasks:
+        task_kw = {**env_kw, "task": task}
+        lrs = {name: default_tabular_lr(name, task_kw) for name in ("rebel", "a-star-po")}
         for seed in range(seeds):
             for knob, (name, key, values) in SENSITIVITY.items():
                 for value in values:
-                    jobs.append((name, {key: value}, {**env_kw, "task": task}, seed, generations))
+                    setting = value * lrs[name] if key == "lr" else value
+                    jobs.append((name, {key: setting}, task_kw, seed, generations))
                     keys.append((task, seed, knob, value))
             jobs.append(("rloo", {"beta": env_kw["beta"]}, {**env_kw, "task": task}, seed, generations))
             keys.append((task, seed, "RLOO (k=2)", 0.0))
@@ -504,8 +520,10 @@ def sensitivity(
             ax.axhline(0.5, color="grey", lw=0.8, ls=":")
             ax.set_xscale("log")
             ax.set_yscale("log")
+            ax.set_xticks(values, [f"{v:g}" for v in values])
+            ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
             ax.set_title(knob)
-            ax.set_xlabel(key)
+            ax.set_xlabel("lr / default" if key == "lr" else key)
         for ax in axes[:, 0]:
             ax.set_ylabel("final J*−J / π_ref's")
         axes[0, 0].legend(fontsize=7)
