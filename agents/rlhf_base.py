@@ -207,7 +207,7 @@ class SequenceAgent(Agent[SeqConfigT]):
             self.policy = base.reference.trainable_copy().to(self.device)
         else:
             self.policy = make_policy(cfg.policy, self.task, seed=self.seed).to(self.device)
-        #: The learning rate in use: the setting, or the policy's default (``tabular_lr`` or ``NEURAL_LR``).
+        #: The learning rate in use: the setting, or the default for this policy and β (:meth:`default_lr`).
         self.lr = float(cfg.lr) if cfg.lr is not None else self.default_lr(self.policy, self.env_beta)
         self.optimizer = torch.optim.Adam(self.policy.parameters(), lr=self.lr)
         self.costs: dict[str, float] = dict.fromkeys(COST_KEYS, 0.0)
