@@ -46,3 +46,5 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Temp
     monkeypatch.setenv("WANDB_SILENT", "true")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path_factory.mktemp("wandb")))
     monkeypatch.setenv("RL_SUITE_QUIET", "1")
+    # SB3 used directly (as the ecosystem tests use it) logs to a fresh SB3-<date> folder under the temp dir.
+    monkeypatch.setenv("SB3_LOGDIR", str(tmp_path_factory.mktemp("sb3")))
