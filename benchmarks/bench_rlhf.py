@@ -252,7 +252,6 @@ def overopt(
         print(f"{name:7s} peak E[r] {mean[peak]:.3f} at epoch {peak}, final {mean[-1]:.3f} (drop {drop:.3f})")
     if plot:
         import matplotlib
-        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
@@ -430,12 +429,12 @@ SENSITIVITY_DEFAULTS: dict[tuple[str, str], float] = {
 }
 
 
-def default_tabular_lr(name: str, env_kw: dict[str, Any]) -> float:
-    """The agent's default learning rate on the sandbox env ``env_kw`` with a tabular π_ref."""
+def default_tabular_lrs(names: tuple[str, ...], env_kw: dict[str, Any]) -> dict[str, float]:
+    """Each agent's default learning rate on the sandbox env ``env_kw`` (built once) with a tabular π_ref."""
     env = gym.make(ENV, **env_kw)
     try:
         base: Any = env.unwrapped
-        return float(agent_class(name).default_lr(base.reference, float(base.beta)))
+        return {name: float(agent_class(name).default_lr(base.reference, float(base.beta))) for name in names}
     finally:
         env.close()
 
@@ -457,14 +456,14 @@ def sensitivity(
     keys: list[tuple[str, int, str, float]] = []
     for task in tasks:
         task_kw = {**env_kw, "task": task}
-        lrs = {name: default_tabular_lr(name, task_kw) for name in ("rebel", "a-star-po")}
+        lrs = default_tabular_lrs(("rebel", "a-star-po"), task_kw)
         for seed in range(seeds):
             for knob, (name, key, values) in SENSITIVITY.items():
                 for value in values:
                     setting = value * lrs[name] if key == "lr" else value
                     jobs.append((name, {key: setting}, task_kw, seed, generations))
                     keys.append((task, seed, knob, value))
-            jobs.append(("rloo", {"beta": env_kw["beta"]}, {**env_kw, "task": task}, seed, generations))
+            jobs.append(("rloo", {"beta": env_kw["beta"]}, task_kw, seed, generations))
             keys.append((task, seed, "RLOO (k=2)", 0.0))
     print(
         f"\n(d) sensitivity: {ENV} β={env_kw['beta']}, tabular from π_ref, {generations} online "
@@ -504,6 +503,7 @@ def sensitivity(
         print(f"table written to {out}")
     if plot:
         import matplotlib
+        import matplotlib.ticker
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
