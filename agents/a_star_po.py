@@ -102,25 +102,28 @@ class APO(SequenceAgent[APOConfig]):
     transformer_beta: ClassVar[float] = 0.1
 
     @classmethod
+    def small_beta_scale(cls, kind: str, beta: float) -> float:
+        """How far below :attr:`transformer_beta` a transformer's β lies: ``max(1, 0.1/β)``; 1 otherwise.
+
+        The default learning rate is multiplied by it, and the default N by its square.
+        """
+        return cls.transformer_beta / beta if kind == "transformer" and beta < cls.transformer_beta else 1.0
+
+    @classmethod
     def default_lr(cls, policy: SequencePolicy, beta: float) -> float:
-        """The base rule (:meth:`SequenceAgent.default_lr`); on a transformer below β = 0.1, × 0.1/β."""
-        lr = super().default_lr(policy, beta)
-        if policy.kind == "transformer" and beta < cls.transformer_beta:
-            lr *= cls.transformer_beta / beta
-        return lr
+        """The base rule (:meth:`SequenceAgent.default_lr`) × :meth:`small_beta_scale`."""
+        return super().default_lr(policy, beta) * cls.small_beta_scale(policy.kind, beta)
 
     def _setup(self) -> None:
         cfg = self.config
-        n_prompts = self.task.prompts.shape[0]
+        n_prompts, n = self.task.prompts.shape[0], self.n_value_samples
         prompts = self._prompts_all
         with torch.no_grad():
-            samples = self.ref.sample(
-                prompts, n=self.n_value_samples, temperature=1.0, generator=self.generator
-            )
+            samples = self.ref.sample(prompts, n=n, temperature=1.0, generator=self.generator)
         self.costs["cost/offline_generations"] += samples.shape[0]
         self.costs["cost/offline_generated_tokens"] += samples.numel()
-        rewards = self.score(prompts.repeat_interleave(self.n_value_samples, 0), samples)
-        rewards = rewards.view(n_prompts, self.n_value_samples).double()
+        rewards = self.score(prompts.repeat_interleave(n, 0), samples)
+        rewards = rewards.view(n_prompts, n).double()
         self.v_star = v_star_estimate(rewards, self.beta1).float()
         keep = np.arange(n_prompts)
         if cfg.filter_incorrect:
@@ -149,9 +152,7 @@ class APO(SequenceAgent[APOConfig]):
         if self.config.n_value_samples is not None:
             return int(self.config.n_value_samples)
         n = self.value_defaults[self.policy.kind][1]
-        if self.policy.kind == "transformer" and self.env_beta < self.transformer_beta:
-            n = math.ceil(n * (self.transformer_beta / self.env_beta) ** 2)
-        return n
+        return math.ceil(n * self.small_beta_scale(self.policy.kind, self.env_beta) ** 2)
 
     @property
     def beta2(self) -> float:
