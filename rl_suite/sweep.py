@@ -432,11 +432,12 @@ def local_workers(workers: int | None) -> Iterator[None]:
     forked workers (:func:`pool_start_method`). Outside such a block each sweep starts its own pool.
     """
     global _STARTED
-    if (workers or 1) <= 1 or _STARTED is not None:
+    processes = (workers or 1) - 1
+    if processes < 1 or _STARTED is not None:
         yield
         return
-    pool = _new_pool((workers or 1) - 1)
-    _STARTED = (pool, (workers or 1) - 1)
+    pool = _new_pool(processes)
+    _STARTED = (pool, processes)
     try:
         yield
     finally:
