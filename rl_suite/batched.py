@@ -117,6 +117,9 @@ class StreamGenerators:
     def _fill(self, name: str, size: Any, dtype: Any, out: Any) -> np.ndarray:
         if out is not None or size is None or (dtype is not np.float64 and np.dtype(dtype) != np.float64):
             return self._rows(name, (), {"size": size, "dtype": dtype, "out": out})
+        if type(size) is int and size == self.streams:
+            # One number a stream: a scalar draw consumes the generator exactly as size=1 does, faster.
+            return np.array([draw() for draw in self._methods[name]])
         if type(size) is int:
             shape: tuple[int, ...] = (size,)
         elif type(size) is tuple:
@@ -182,8 +185,18 @@ def _stream_argmax(generators: Sequence[np.random.Generator]) -> Callable[..., n
 
 
 # --------------------------------------------------------------------------- the vector recorder
+#: Steps the vector recorder keeps before writing them as rows (at the latest).
+_KEPT_STEPS = 1024
+
+
 class VectorRegretRecorder(gym.vector.VectorWrapper):
-    """:class:`~rl_suite.regret.RegretRecorder` for R streams: the same rows, one table per stream."""
+    """:class:`~rl_suite.regret.RegretRecorder` for R streams: the same rows, one table per stream.
+
+    A step only keeps the step's ``(R,)`` arrays; they become rows (and the running totals advance) at the
+    next :meth:`drain`, :meth:`counters` or episode end, in one array program per column. The running sums
+    are ``np.add.accumulate`` along the steps, which adds in step order: the same floats as adding step by
+    step.
+    """
 
     def __init__(self, env: gym.vector.VectorEnv, constrained: bool = False) -> None:
         super().__init__(env)
@@ -191,6 +204,7 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
         self.columns = BASE_COLUMNS + (CONSTRAINT_COLUMNS if constrained else ())
         self._constrained = constrained
         self._buf = Columns(self.columns, capacity=1024, streams=R)
+        self._pending: list[tuple[np.ndarray, ...]] = []  # per step: reward, regret (, cost, violation)
         self.total_steps = 0
         self.episode = np.full(R, -1, dtype=np.int64)
         self.cumulative_regret = np.zeros(R)
@@ -200,43 +214,63 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
 
     def reset(self, *, seed: Any = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
         """Reset every stream and start a new episode count."""
+        self._flush()
         self.episode += 1
         return self.env.reset(seed=seed, options=options)
 
     def step(self, actions: Any) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
-        """Step every stream and record each one's reward and regret."""
+        """Step every stream and keep each one's reward and regret (and cost and violation) of the step."""
         obs, reward, terminated, truncated, info = self.env.step(actions)
-        regret = np.asarray(info["regret"], dtype=np.float64)
-        self.total_steps += 1
-        self.cumulative_regret += regret
-        self.cumulative_reward += np.asarray(reward, dtype=np.float64)
-        buf = self._buf
-        if buf.n == buf.data.shape[0]:
-            buf.grow()
-        row = buf.data[buf.n].T  # (columns, R): one write a column
-        row[0] = self.total_steps
-        row[1] = self.episode
-        row[2] = reward
-        row[3] = regret
-        row[4] = self.cumulative_regret
+        f64 = np.float64
         if self._constrained:
-            violation = np.asarray(info["violation"], dtype=np.float64)
-            row[5] = info["cost"]
-            row[6] = violation
-            self.violations += violation > 0
-            self.violation_amount += violation
-        buf.n += 1
+            kept = (reward, info["regret"], info["cost"], info["violation"])
+            self._pending.append(tuple(np.array(v, dtype=f64) for v in kept))
+        else:
+            self._pending.append((np.array(reward, dtype=f64), np.array(info["regret"], dtype=f64)))
+        self.total_steps += 1
         # A single env is reset after its episode ends, which counts the next episode (SAME_STEP autoreset).
         if np.count_nonzero(terminated) or np.count_nonzero(truncated):
+            self._flush()
             self.episode += np.logical_or(terminated, truncated)
+        elif len(self._pending) == _KEPT_STEPS:
+            self._flush()
         return obs, reward, terminated, truncated, info
+
+    def _flush(self) -> None:
+        """Write the steps kept since the last flush as rows, and advance the running totals."""
+        n = len(self._pending)
+        if not n:
+            return
+        cols = [np.stack(c) for c in zip(*self._pending, strict=True)]  # each (n, R)
+        self._pending.clear()
+        reward, regret = cols[0], cols[1]
+        buf = self._buf
+        while buf.n + n > buf.data.shape[0]:
+            buf.grow()
+        rows = buf.data[buf.n : buf.n + n]  # (n, R, columns)
+        rows[:, :, 0] = np.arange(self.total_steps - n + 1, self.total_steps + 1)[:, None]
+        rows[:, :, 1] = self.episode
+        rows[:, :, 2] = reward
+        rows[:, :, 3] = regret
+        rows[:, :, 4] = _running(self.cumulative_regret, regret)
+        self.cumulative_regret = rows[-1, :, 4].copy()
+        self.cumulative_reward = _running(self.cumulative_reward, reward)[-1]
+        if self._constrained:
+            cost, violation = cols[2], cols[3]
+            rows[:, :, 5] = cost
+            rows[:, :, 6] = violation
+            self.violations = self.violations + np.count_nonzero(violation > 0, axis=0)
+            self.violation_amount = _running(self.violation_amount, violation)[-1]
+        buf.n += n
 
     def drain(self) -> np.ndarray:
         """The rows recorded since the last drain, shape ``(R, n, len(columns))``, forgotten here."""
+        self._flush()
         return self._buf.take().transpose(1, 0, 2)
 
     def counters(self, i: int) -> dict[str, float | int]:
         """Stream ``i``'s running totals, as :meth:`RegretRecorder.counters` gives them."""
+        self._flush()
         return {
             "total_steps": self.total_steps,
             "episode": int(self.episode[i]),
@@ -245,6 +279,11 @@ class VectorRegretRecorder(gym.vector.VectorWrapper):
             "violations": int(self.violations[i]),
             "violation_amount": float(self.violation_amount[i]),
         }
+
+
+def _running(total: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """``(n, R)`` running sums of ``steps`` from ``total``, added step by step as ``total += step`` adds."""
+    return np.add.accumulate(np.concatenate([total[None], steps]), axis=0)[1:]
 
 
 # --------------------------------------------------------------------------- splitting the batch

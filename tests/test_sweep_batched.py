@@ -397,17 +397,22 @@ def test_stream_generators_fill_rows_from_each_generator() -> None:
         batched.StreamGenerators([np.random.default_rng(0)] * 3).random(2)
 
 
-def test_a_sweep_worker_imports_no_scipy_before_its_cell_needs_it() -> None:
-    """Importing what a spawned sweep worker imports first leaves scipy (~0.2 s) to the envs that use it."""
+def test_a_bernoulli_bandit_cell_imports_no_scipy(tmp_path: Path) -> None:
+    """A sweep worker running the quickstart's cells (Bernoulli rewards, so Φ) never loads scipy (~0.4 s)."""
     import subprocess
     import sys
 
     code = (
-        "import sys; from rl_suite.sweep import execute_cell; "
-        "print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+        "import sys\n"
+        "from rl_suite.sweep import execute_cell, load_sweep, make_cells, plan\n"
+        f"sweep = load_sweep({str(CONFIGS / 'sweeps' / 'quickstart.yaml')!r}, "
+        f"['total_steps=60', 'seeds=0-1', 'out={tmp_path}'])\n"
+        "outcomes = [o for c in make_cells(plan(sweep.runs())) for o in execute_cell(c)]\n"
+        "scipy = sorted(m for m in sys.modules if m.startswith('scipy'))\n"
+        "print(sorted({o.status for o in outcomes}), scipy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "[]"
+    assert out.strip() == "['completed'] []"
 
 
 @pytest.mark.parametrize("method", ["fork", "spawn"])
@@ -483,3 +488,41 @@ def test_a_worker_that_dies_fails_its_cell_and_the_sweep_goes_on(
     again = run_sweep(load_sweep(path), workers=1)
     assert again.ok and again.count("skipped") == result.count("completed")
     assert again.count("completed") == len(failed)
+
+
+@pytest.mark.parametrize("env", [LINEAR, CMAB], ids=["linear", "cmab"])
+def test_vector_recorder_rows_and_totals_are_those_of_single_recorders(env: dict[str, Any]) -> None:
+    """The vector recorder keeps steps and writes them as rows later (at an episode end, a drain, a counters
+    read, or every ``_KEPT_STEPS`` steps): its rows and running totals are still, float for float, those a
+    :class:`~rl_suite.regret.RegretRecorder` writes step by step for each seed alone."""
+    import gymnasium as gym
+    import numpy as np
+
+    from rl_suite.regret import RegretRecorder
+
+    kwargs = {k: v for k, v in env.items() if k != "id"} | {"horizon": 700}
+    constrained = env is CMAB
+    R = len(SEEDS)
+    vec = batched.VectorRegretRecorder(
+        gym.make_vec(env["id"], num_envs=R, vectorization_mode="vector_entry_point", **kwargs), constrained
+    )
+    singles = [RegretRecorder(gym.make(env["id"], **kwargs), constrained) for _ in SEEDS]
+    vec.reset(seed=list(SEEDS))
+    for s, e in zip(SEEDS, singles, strict=True):
+        e.reset(seed=s)
+    space = vec.single_action_space
+    space.seed(0)
+    steps = 2 * batched._KEPT_STEPS + 300  # flushes by count, three episode ends, one counters read
+    for t in range(1, steps + 1):
+        acts = [space.sample() for _ in SEEDS]
+        vec.step(np.stack(acts))
+        for e, a in zip(singles, acts, strict=True):
+            if e.step(a)[3]:
+                e.reset()
+        if t in (900, steps):
+            for i, e in enumerate(singles):
+                assert vec.counters(i) == e.counters(), (t, i)
+        if t in (1500, steps):
+            rows = vec.drain()
+            for i, e in enumerate(singles):
+                assert np.array_equal(rows[i], e.drain()), (t, i)

@@ -258,12 +258,14 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         self._table: np.ndarray | None = None
         self._best_cost: np.ndarray | None = None
 
-    def _observe(self, z: np.ndarray) -> np.ndarray:
+    def _rounds(self, z: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
+        """Observations and round state of ``(N, context_normals)`` rows: tables, best values and costs."""
         obs, table = self.core.observe(z)
-        self._table = table
-        self._means = table[:, 0]
-        self._best, self._best_cost = self.core.optimum(table)
-        return obs
+        return obs, (table, *self.core.optimum(table))
+
+    def _set_round(self, fields: tuple[np.ndarray, ...]) -> None:
+        self._table, self._best, self._best_cost = fields
+        self._means = self._table[:, 0]
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Play one round per stream; ``info`` holds ``(R,)`` arrays (see the single env's ``step``).
@@ -275,10 +277,10 @@ class ConstrainedBanditVectorEnv(BanditVectorEnv):
         if table is None or best is None or best_cost is None:
             raise UserError("call reset() before step()")
         acts = self.core.check_actions(actions, self.num_envs)
-        z = self._draw(self.core.step_normals + self.core.context_normals)
-        out = self.core.play(table, acts, z[:, : self.core.step_normals])
+        z, obs = self._next_round(self.core.step_normals)
+        out = self.core.play(table, acts, z)
         info: dict[str, Any] = _step_info(self.core, out, best, best_cost)
-        return self._end_step(self._observe(z[:, self.core.step_normals :]), out["reward"], info)
+        return self._end_step(obs, out["reward"], info)
 
     def _round_checks(self) -> dict[str, Check]:
         """Every stream's table of mean rewards and costs and its optimum (the means are row 0)."""

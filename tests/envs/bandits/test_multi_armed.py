@@ -176,3 +176,25 @@ def test_solve_lai_robbins() -> None:
     # A sure best arm (μ* = 1) costs nothing asymptotically: KL(μ_a, 1) = ∞.
     assert MultiArmedBandit(means=[0.4, 1.0]).solve()["lai_robbins_constant"] == 0.0
     assert MultiArmedBandit(means=[0.4, 0.4]).solve()["lai_robbins_constant"] == 0.0  # no gaps
+
+
+def test_normal_cdf_kernel_matches_known_values_and_scipy() -> None:
+    """Φ of the bandit envs (Bernoulli rewards, ball contexts, policy sampling): A&S 26.2 table values,
+    symmetry, the limits, scipy's ndtr to 1e-14 relative error, and the same value whatever array an
+    entry comes in (what keeps vector envs equal to single envs)."""
+    from rl_suite.envs.bandits._core import ndtr as phi
+
+    assert phi(np.array([0.0, -0.0]))[0] == 0.5
+    # Abramowitz & Stegun (1964) Table 26.1, and Φ(1.959963984540054) = 0.975.
+    np.testing.assert_allclose(
+        phi(np.array([1.0, 2.0, -1.0, 3.0, 1.959963984540054])),
+        [0.8413447460685429, 0.9772498680518208, 0.15865525393145707, 0.9986501019683699, 0.975],
+        rtol=1e-15,
+    )
+    np.testing.assert_array_equal(phi(np.array([np.inf, -np.inf, 40.0, -40.0])), [1.0, 0.0, 1.0, 0.0])
+    assert np.isnan(phi(np.array([np.nan])))[0]
+    z = np.random.default_rng(0).standard_normal((400, 5)) * 3
+    np.testing.assert_allclose(phi(z), ndtr(z), rtol=1e-14, atol=0)
+    np.testing.assert_allclose(phi(z) + phi(-z), 1.0, rtol=0, atol=2e-16)
+    assert phi(z).shape == z.shape and phi(z).dtype == np.float64
+    assert np.array_equal(np.concatenate([phi(row) for row in z]), phi(z).ravel())

@@ -121,3 +121,60 @@ def test_vector_env_errors() -> None:
         LinearContextualBanditVectorEnv(num_envs=0)
     with pytest.raises(UserError, match=r"^dim must be >= 2"):
         LinearContextualBanditVectorEnv(num_envs=2, dim=1)
+
+
+AHEAD_CASES = [
+    (LINEAR, {}),
+    (LINEAR, {"model": "shared", "context": "ball", "dim": 4, "n_arms": 6}),
+    (LINEAR, {"min_gap": 0.05, "misspecification": 0.05, "dim": 5, "n_arms": 4}),
+    (MAB, {}),
+    ("rl_suite/ConstrainedMAB-v0", {}),
+    ("rl_suite/StagewiseConstrainedLinearBandit-v0", {}),
+    ("rl_suite/SafeLinearBandit-v0", {}),
+]
+
+
+def _actions(space: gym.Space, R: int) -> object:
+    acts = [space.sample() for _ in range(R)]
+    if isinstance(space, gym.spaces.Tuple):
+        return acts, (np.array([a[0] for a in acts]), np.array([a[1][0] for a in acts]))
+    return acts, np.stack(acts)
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), AHEAD_CASES, ids=str)
+def test_rounds_computed_ahead_match_single_envs_across_blocks_state_reads_and_resets(
+    env_id: str, kwargs: dict
+) -> None:
+    """A long episode is served from blocks of rounds computed ahead (and normals drawn ahead): still
+    bit-identical to single envs over several blocks, after a state read mid-block restored into a fresh
+    vector env, and after an unseeded reset mid-block (the normals of unplayed rounds are given back)."""
+    from rl_suite.envs.bandits._core import ROUNDS_AHEAD
+
+    R, horizon = 3, 1000
+    make = lambda: gym.make_vec(  # noqa: E731
+        env_id, num_envs=R, vectorization_mode="vector_entry_point", horizon=horizon, **kwargs
+    )
+    venv, singles = make(), [gym.make(env_id, horizon=horizon, **kwargs) for _ in range(R)]
+    vobs, _ = venv.reset(seed=7)
+    sobs = [s.reset(seed=7 + i)[0] for i, s in enumerate(singles)]
+    space = venv.single_action_space
+    space.seed(1)
+    steps = 3 * ROUNDS_AHEAD + 20
+    for t in range(steps):
+        if t == ROUNDS_AHEAD + 17:  # mid-block: the state continues in a fresh vector env
+            state = venv.unwrapped.get_state()
+            fresh = make()
+            fresh.reset(seed=999)
+            fresh.unwrapped.set_state(state)
+            venv = fresh
+        if t == 2 * ROUNDS_AHEAD + 5:  # mid-block: an unseeded reset continues every stream's generator
+            vobs, _ = venv.reset()
+            sobs = [s.reset()[0] for s in singles]
+        for i in range(R):
+            np.testing.assert_array_equal(vobs[i], sobs[i], err_msg=f"step {t}, stream {i}")
+        acts, batch = _actions(space, R)
+        vobs, vrew, _, _, vinfo = venv.step(batch)
+        for i, s in enumerate(singles):
+            sobs[i], rew, _, _, info = s.step(acts[i])
+            assert rew == vrew[i] and info["regret"] == vinfo["regret"][i], (t, i)
+            assert info["optimal_value"] == vinfo["optimal_value"][i], (t, i)
