@@ -104,8 +104,8 @@ class BackendOptions:
     """Run the seeds of a cell as one batched program where the agent has a batch axis (``--no-batch``:
     one seed after the other)."""
     address: str | None = None
-    """Ray: the cluster to join (``auto``, ``ray://head:10001``); default ``RAY_ADDRESS`` if set, else a
-    Ray instance started on this machine for the sweep."""
+    """Ray: the cluster to join (``auto``, ``ray://head:10001``); default ``RAY_ADDRESS`` if set, else the
+    Ray that ``ray start --head`` left running on this machine, else a Ray started for the sweep."""
 
 
 @dataclass
@@ -600,7 +600,10 @@ def _quiet_ray() -> None:
 
 
 def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
-    """Join the cluster at ``--address`` (or ``RAY_ADDRESS``), else start Ray on this machine.
+    """Join ``--address`` (or ``RAY_ADDRESS``), else a Ray left running here, else start one for the sweep.
+
+    A Ray that ``ray start --head`` left running on this machine is joined as ``ray.init()`` joins it; a
+    Ray started for the sweep gets ``workers`` x ``cpus_per_trial`` CPUs.
 
     Raises:
         UserError: nothing answers at the address.
@@ -616,12 +619,14 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
             raise _no_cluster(address, _ray_error(exc)) from None
         return
     cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
-    ray.init(
-        num_cpus=cpus,
-        include_dashboard=False,
-        log_to_driver=False,
-        logging_level=level,
-    )
+    try:
+        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=level)
+    except ValueError as exc:
+        if "existing cluster" not in str(exc):
+            raise
+        # A Ray that `ray start --head` left running on this machine: ray.init() joins it, as it does
+        # without arguments (and refuses to size it).
+        ray.init(log_to_driver=False, logging_level=level)
 
 
 def _check_shared(ray: Any, paths: list[str]) -> None:
