@@ -17,11 +17,15 @@ round running every sweep once. ``--quick`` shrinks the grid to 5,000 steps and 
 2 cores); ``--no-ray`` leaves Ray out. The machine's load, and how many cores two busy processes get on it,
 are printed: on a shared machine the 2-worker ratios are capped by what it lends.
 
+``--baseline-cli PATH`` adds the quickstart as another install's ``rl-suite`` runs it (e.g. a checkout of the
+commit before seed-batched cells, installed in its own venv), against this checkout's CLI, both timed end to
+end as a user runs them (interpreter start, imports, 2 workers, no progress bar), interleaved with the rest.
+
 ``--per-step`` measures instead what a cell costs per round, free of disk and of the machine's load: the
 CPU time of one batch step of each quickstart cell (5 seeds, no run folders) against one step of one
 seed alone, best of ``--repeats`` (default 5) runs of 2,000 steps.
 
-    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--quick] [--no-ray] [--per-step]
+    OMP_NUM_THREADS=1 python benchmarks/bench_sweep.py [--quick] [--no-ray] [--per-step] [--baseline-cli PATH]
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ import argparse
 import importlib.util
 import multiprocessing
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -72,7 +78,7 @@ def start_ray(workers: int) -> str:
     import ray
 
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    info = ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="WARNING")
+    info = ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     return str(info.address_info["gcs_address"])
 
 
@@ -109,6 +115,25 @@ def timed(kind: str, overrides: list[str], address: str = "") -> float:
     """
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(measure, kind, overrides, address).result()
+
+
+def cli(executable: str) -> float:
+    """End-to-end wall time of ``<executable> sweep <quickstart> --workers 2 --quiet`` into a new folder."""
+    tmp = tempfile.mkdtemp(prefix="bench_sweep")
+    try:
+        command = [executable, "sweep", str(QUICKSTART), "--workers", "2", "--quiet", "--out", f"{tmp}/runs"]
+        start = time.perf_counter()
+        done = subprocess.run(command, capture_output=True, text=True, cwd=tmp)
+        seconds = time.perf_counter() - start
+        if done.returncode != 0:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:]
+            raise SystemExit(f"{executable} sweep failed: {last}")
+        runs = len(list(Path(tmp, "runs").glob("*/summary.json")))
+        if runs != 20:
+            raise SystemExit(f"{executable} sweep wrote {runs} runs, not 20")
+        return seconds
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _spin(_: int) -> float:
@@ -162,6 +187,7 @@ def main() -> None:
     parser.add_argument("--no-ray", action="store_true", help="leave the Ray backend out")
     parser.add_argument("--per-step", action="store_true", help="CPU time per step of cells against one seed")
     parser.add_argument("--repeats", type=int, default=None, help="best of N [3; --quick: 1; --per-step: 5]")
+    parser.add_argument("--baseline-cli", default=None, help="another install's rl-suite, for the quickstart")
     args = parser.parse_args()
     if args.per_step:
         per_step(args.repeats or 5)
@@ -186,6 +212,12 @@ def main() -> None:
         ("grid, cells, 1 worker", "cells-1", grid),
         ("grid, cells, 2 workers", "cells-2", grid),
     ]
+    if args.baseline_cli:
+        here = str(Path(sys.executable).with_name("rl-suite"))
+        sweeps += [
+            ("quickstart, baseline CLI end to end, 2 workers", f"cli:{args.baseline_cli}", []),
+            ("quickstart, this checkout's CLI end to end, 2 workers", f"cli:{here}", []),
+        ]
     if ray:
         sweeps += [
             ("quickstart, ray started by the sweep, 2 workers", "ray", []),
@@ -200,7 +232,10 @@ def main() -> None:
         for name, kind, overrides in sweeps:
             if kind == "joined" and not address:
                 address = start_ray(2)
-            times[name].append(timed(kind, overrides, address))
+            if kind.startswith("cli:"):
+                times[name].append(cli(kind.removeprefix("cli:")))
+            else:
+                times[name].append(timed(kind, overrides, address))
             print(f"  round {r + 1}: {name}: {times[name][-1]:.2f} s", flush=True)
         if address:
             stop_ray()
@@ -225,6 +260,16 @@ def main() -> None:
             1.8,
         ),
     ]
+    if args.baseline_cli:
+        checks.append(
+            (
+                f"quickstart: this CLI >= 3x faster than {args.baseline_cli} (end to end)",
+                t["quickstart, baseline CLI end to end, 2 workers"]
+                / t["quickstart, this checkout's CLI end to end, 2 workers"],
+                ">=",
+                3.0,
+            )
+        )
     if ray:
         for sweep in ("quickstart", "grid"):
             for how in ("ray started by the sweep", "ray already running"):
