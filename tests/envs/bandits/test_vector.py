@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -134,7 +136,7 @@ AHEAD_CASES = [
 ]
 
 
-def _actions(space: gym.Space, R: int) -> object:
+def _actions(space: gym.Space, R: int) -> tuple[list, Any]:
     acts = [space.sample() for _ in range(R)]
     if isinstance(space, gym.spaces.Tuple):
         return acts, (np.array([a[0] for a in acts]), np.array([a[1][0] for a in acts]))
@@ -151,9 +153,11 @@ def test_rounds_computed_ahead_match_single_envs_across_blocks_state_reads_and_r
     from rl_suite.envs.bandits._core import ROUNDS_AHEAD
 
     R, horizon = 3, 1000
-    make = lambda: gym.make_vec(  # noqa: E731
-        env_id, num_envs=R, vectorization_mode="vector_entry_point", horizon=horizon, **kwargs
-    )
+
+    def make() -> gym.vector.VectorEnv:
+        mode = "vector_entry_point"
+        return gym.make_vec(env_id, num_envs=R, vectorization_mode=mode, horizon=horizon, **kwargs)
+
     venv, singles = make(), [gym.make(env_id, horizon=horizon, **kwargs) for _ in range(R)]
     vobs, _ = venv.reset(seed=7)
     sobs = [s.reset(seed=7 + i)[0] for i, s in enumerate(singles)]
