@@ -287,11 +287,10 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         self._served = 0
         self._block_start: list[Mapping[str, Any]] = []  # each generator's state before the block was drawn
         # Rounds computed ahead (_next_round): the step normals, observations and round state of each, as
-        # (m, R, ...) arrays; how many were played; where their normals start in the block, and per round.
+        # (m, R, ...) arrays; how many were played; where their normals start in the block.
         self._ahead: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None = None
         self._ahead_used = 0
         self._ahead_start = 0
-        self._ahead_width = 0
         shape = single.observation_space.shape
         self._round_floats = (math.prod(shape) if shape else 1) + 2 * self.n_arms
         self._means: np.ndarray | None = None
@@ -340,7 +339,8 @@ class BanditVectorEnv(gym.vector.VectorEnv):
     def _drop_ahead(self) -> None:
         """Forget the rounds computed ahead but not played; the next draw serves their normals again."""
         if self._ahead is not None:
-            self._served = self._ahead_start + self._ahead_used * self._ahead_width
+            width = self._ahead[0].shape[-1] + self.core.context_normals  # normals of one round
+            self._served = self._ahead_start + self._ahead_used * width
             self._ahead = None
 
     def _next_round(self, step_normals: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,17 +356,15 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         ahead = self._ahead
         if ahead is None or self._ahead_used == ahead[1].shape[0]:
             R, c, width = self.num_envs, self.core.context_normals, step_normals + self.core.context_normals
-            m = min(ROUNDS_AHEAD, self.horizon - self._t, AHEAD_FLOATS // (R * self._round_floats))
-            z = self._draw(max(m, 1) * width).reshape(R, -1, width).transpose(1, 0, 2)  # (m, R, width)
-            m = z.shape[0]
+            m = max(1, min(ROUNDS_AHEAD, self.horizon - self._t, AHEAD_FLOATS // (R * self._round_floats)))
+            z = self._draw(m * width).reshape(R, m, width).transpose(1, 0, 2)  # (m, R, width)
             obs, fields = self._rounds(np.ascontiguousarray(z[:, :, step_normals:]).reshape(m * R, c))
             ahead = (
                 z[:, :, :step_normals],
                 obs.reshape(m, R, *obs.shape[1:]),
                 tuple(f.reshape(m, R, *f.shape[1:]) for f in fields),
             )
-            self._ahead, self._ahead_used = ahead, 0
-            self._ahead_start, self._ahead_width = self._served - m * width, width
+            self._ahead, self._ahead_used, self._ahead_start = ahead, 0, self._served - m * width
         j = self._ahead_used
         self._ahead_used = j + 1
         self._set_round(tuple(f[j] for f in ahead[2]))
