@@ -20,6 +20,7 @@ and the caller runs the seeds one by one instead.
 
 from __future__ import annotations
 
+import math
 import shutil
 import time
 import traceback
@@ -59,6 +60,7 @@ from rl_suite.store import (
     now,
     write_json,
 )
+from rl_suite.streams import NormalBlocks
 from rl_suite.tracking import NullTracker
 
 
@@ -85,13 +87,21 @@ class StreamGenerators:
 
     Row ``i`` is drawn exactly as a one-stream agent draws it (``size`` with a leading 1, per-stream
     parameter arrays sliced to ``[i:i+1]``), so that the generators advance as the single-env agents' own
-    would. Any other use (a scalar draw, ``choice``, ``bit_generator``) raises :class:`NotBatchable`.
+    would. Standard normals are served from blocks drawn ahead (:class:`~rl_suite.streams.NormalBlocks`):
+    before any other draw, and before the generators' states are read (:meth:`settle`), every generator is
+    put back where drawing step by step would have left it. Any other use (a scalar draw, ``choice``,
+    ``bit_generator``) raises :class:`NotBatchable`.
     """
 
     def __init__(self, generators: Sequence[np.random.Generator]) -> None:
         self.generators = list(generators)
         self.streams = len(self.generators)
-        self._methods = {m: [getattr(g, m) for g in self.generators] for m in ("random", "standard_normal")}
+        self._normals = NormalBlocks(self.generators)
+        self._uniforms = [g.random for g in self.generators]
+
+    def settle(self) -> list[np.random.Generator]:
+        """Give back the normals drawn ahead: each generator as one-stream draws would have left it."""
+        return self._normals.settle()
 
     def __getattr__(self, name: str) -> Any:
         if name not in _ROW_DRAWS:
@@ -100,11 +110,24 @@ class StreamGenerators:
 
     def random(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> np.ndarray:
         """Uniforms on [0, 1): row ``i`` from generator ``i`` (the common case, without the generic path)."""
-        return self._fill("random", size, dtype, out)
+        shape = self._float_rows("random", size, dtype, out)
+        if shape is None:
+            return self._rows("random", (), {"size": size, "dtype": dtype, "out": out})
+        self._normals.settle()
+        if shape == (self.streams,):
+            # One number a stream: a scalar draw consumes the generator exactly as size=1 does, faster.
+            return np.array([draw() for draw in self._uniforms])
+        u = np.empty((shape[0], 1, *shape[1:]))
+        for draw, row in zip(self._uniforms, u, strict=True):
+            draw(out=row)  # fills (1, ...) as a one-stream agent's size=(1, ...) draw does
+        return u.reshape(shape)
 
     def standard_normal(self, size: Any = None, dtype: Any = np.float64, out: Any = None) -> np.ndarray:
-        """Standard normals: row ``i`` from generator ``i``."""
-        return self._fill("standard_normal", size, dtype, out)
+        """Standard normals: row ``i`` from generator ``i``, served from the blocks drawn ahead."""
+        shape = self._float_rows("standard_normal", size, dtype, out)
+        if shape is None:
+            return self._rows("standard_normal", (), {"size": size, "dtype": dtype, "out": out})
+        return self._normals.take(math.prod(shape[1:])).reshape(shape)
 
     def integers(self, low: Any, high: Any = None, size: Any = None, **kwargs: Any) -> np.ndarray:
         """Integers in ``[low, high)``: row ``i`` from generator ``i`` (scalar bounds: one call a stream)."""
@@ -112,14 +135,12 @@ class StreamGenerators:
         if kwargs or not scalar or not isinstance(size, (int, np.integer)) or size != self.streams:
             return self._rows("integers", (low, high), {"size": size, **kwargs})
         # A scalar draw consumes the generator exactly as size=1 does (and takes a third of the time).
-        return np.array([g.integers(low, high) for g in self.generators], dtype=np.int64)
+        return np.array([g.integers(low, high) for g in self.settle()], dtype=np.int64)
 
-    def _fill(self, name: str, size: Any, dtype: Any, out: Any) -> np.ndarray:
+    def _float_rows(self, name: str, size: Any, dtype: Any, out: Any) -> tuple[int, ...] | None:
+        """The shape of a float64 draw of one row per stream; ``None`` for any other form (generic path)."""
         if out is not None or size is None or (dtype is not np.float64 and np.dtype(dtype) != np.float64):
-            return self._rows(name, (), {"size": size, "dtype": dtype, "out": out})
-        if type(size) is int and size == self.streams:
-            # One number a stream: a scalar draw consumes the generator exactly as size=1 does, faster.
-            return np.array([draw() for draw in self._methods[name]])
+            return None
         if type(size) is int:
             shape: tuple[int, ...] = (size,)
         elif type(size) is tuple:
@@ -128,12 +149,10 @@ class StreamGenerators:
             shape = (int(size),) if np.ndim(size) == 0 else tuple(int(s) for s in size)
         if not shape or shape[0] != self.streams:
             raise NotBatchable(f"rng.{name} drew {shape}, not one row per stream")
-        z = np.empty((shape[0], 1, *shape[1:]))
-        for fill, row in zip(self._methods[name], z, strict=True):
-            fill(out=row)  # fills (1, ...) as a one-stream agent's size=(1, ...) draw does
-        return z.reshape(shape)
+        return shape
 
     def _rows(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.ndarray:
+        self._normals.settle()
         R = self.streams
         at = _ROW_DRAWS[name]
         if len(args) > at:  # size given by position
@@ -161,21 +180,40 @@ class StreamGenerators:
         return np.concatenate([np.asarray(o) for o in out])
 
 
-def _stream_argmax(generators: Sequence[np.random.Generator]) -> Callable[..., np.ndarray]:
+#: Up to this many scores, the batch's argmax looks for ties in Python lists.
+_FEW_SCORES = 256
+
+
+def _untied(rows: list[list[float]]) -> bool:
+    """Whether every row has one maximum and no NaN (the rows whose argmax needs no random tie-break)."""
+    for row in rows:
+        total = sum(row)
+        if total != total or row.count(max(row)) != 1:  # NaN (or +inf and -inf), or a tie for the maximum
+            return False
+    return True
+
+
+def _stream_argmax(streams: StreamGenerators) -> Callable[..., np.ndarray]:
     """A row-wise argmax breaking a row's exact ties as the one-stream path does, from the row's generator."""
 
     def argmax(self: Any, scores: np.ndarray, tie_breaking: str = "random") -> np.ndarray:
         best = scores.argmax(axis=1)
         if tie_breaking == "first":
             return best
-        top = scores.max(axis=1, keepdims=True)
-        ties = scores == top
-        # Every row ties with its own maximum (unless it is NaN, which ties with nothing), so R ties in all
-        # mean exactly one a row: one count over the whole array instead of one per row.
-        total = top.sum()
-        if np.count_nonzero(ties) == ties.shape[0] and total == total:
-            return best
+        if scores.size <= _FEW_SCORES:
+            if _untied(scores.tolist()):  # a few scores: cheaper as lists than numpy's reductions on them
+                return best
+            ties = scores == scores.max(axis=1, keepdims=True)
+        else:
+            top = scores.max(axis=1, keepdims=True)
+            ties = scores == top
+            # Every row ties with its own maximum (unless it is NaN, which ties with nothing), so R ties in
+            # all mean exactly one a row: one count over the whole array instead of one per row.
+            total = top.sum()
+            if np.count_nonzero(ties) == ties.shape[0] and total == total:
+                return best
         counts = np.count_nonzero(ties, axis=1)
+        generators = streams.settle()
         for i in np.flatnonzero(counts != 1):
             idx = np.flatnonzero(ties[i])
             best[i] = idx[generators[int(i)].integers(idx.size)]
@@ -419,9 +457,9 @@ def _build(
             one = np.asarray(getattr(s.agent, key))
             if one.shape[:1] != (1,) or b.shape != (R, *one.shape[1:]) or not _same(b[i : i + 1], one):
                 raise NotBatchable(f"{cfg0.agent.name}'s state {key} has no stream axis")
-    generators = [s.agent.rng for s in streams]
+    generators = StreamGenerators([s.agent.rng for s in streams])
     patched = cast(Any, batch)  # the batch draws from the streams' own generators
-    patched.rng = StreamGenerators(generators)
+    patched.rng = generators
     patched._argmax = MethodType(_stream_argmax(generators), batch)
     obs, _ = recorder.reset(seed=seeds)
     batch._last_obs = obs
@@ -503,6 +541,7 @@ def _execute_batch(
             while recorder.total_steps < cfg.total_steps:
                 chunk = min(cfg.checkpoint_every, cfg.total_steps - recorder.total_steps)
                 batch.learn(chunk)
+                batch.rng.settle()  # the generators' states are read below
                 rows = recorder.drain()
                 vector_state = recorder.unwrapped.get_state()  # type: ignore[attr-defined]
                 wall = (time.perf_counter() - start) / R  # the batch's time, shared by its runs

@@ -29,6 +29,8 @@ def discrete_action(action: Any, n: int) -> int:
 
 
 _INT64 = np.dtype(np.int64)
+#: Up to this many actions, :func:`discrete_actions` checks them as a Python list.
+_FEW = 64
 
 
 def discrete_actions(actions: Any, n: int, num_envs: int) -> np.ndarray:
@@ -38,9 +40,13 @@ def discrete_actions(actions: Any, n: int, num_envs: int) -> np.ndarray:
         raise UserError(
             f"actions {actions!r} do not fit MultiDiscrete([{n}]*{num_envs}): expected {num_envs} integers"
         )
-    # int64 (what agents give) in one comparison: a negative one, read as uint64, is >= 2**63 > n.
-    if a.dtype is _INT64 and n >= 0 and not np.count_nonzero(a.view(np.uint64) >= n):
-        return a
+    if a.dtype is _INT64:  # what agents give
+        if 0 < num_envs <= _FEW:  # a few: one list, cheaper than any numpy reduction on it
+            values = a.tolist()
+            if 0 <= min(values) and max(values) < n:
+                return a
+        elif not np.count_nonzero(a.view(np.uint64) >= n):  # a negative one, as uint64, is >= 2**63 > n
+            return a
     bad = (a < 0) | (a >= n)
     if bad.any():
         raise UserError(f"action {int(a[bad][0])} is outside Discrete({n}): expected integers in [0, {n})")

@@ -298,13 +298,19 @@ def test_vector_env_draws_ahead_yet_its_state_is_that_of_round_by_round_draws(en
                 clone.unwrapped.set_state(state)
 
 
-def test_stream_argmax_breaks_ties_as_the_one_stream_path_does() -> None:
+@pytest.mark.parametrize("few", [256, 0], ids=["as-lists", "numpy"])
+def test_stream_argmax_breaks_ties_as_the_one_stream_path_does(
+    few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Rows without ties take no draw; a tied row draws from its own generator as one stream would."""
     import numpy as np
 
     from rl_suite.agents.base import ArrayAgent
 
-    scores = np.array([[0.1, 0.9, 0.3], [0.5, 0.5, 0.2], [0.7, 0.1, 0.7], [0.0, 1.0, -1.0]])
+    monkeypatch.setattr(batched, "_FEW_SCORES", few)  # small score arrays are checked as lists
+    scores = np.array(
+        [[0.1, 0.9, 0.3], [0.5, 0.5, 0.2], [0.7, 0.1, 0.7], [0.0, 1.0, -1.0], [0.0, -0.0, -1.0]]
+    )
     R = scores.shape[0]
 
     class One:  # what ArrayAgent._argmax reads of a one-stream agent
@@ -313,25 +319,30 @@ def test_stream_argmax_breaks_ties_as_the_one_stream_path_does() -> None:
         def __init__(self, seed: int) -> None:
             self.rng = np.random.default_rng(seed)
 
-    for rows in (scores[[0, 3]], scores):  # no tie at all; ties in rows 1 and 2
+    for rows in (scores[[0, 3]], scores):  # no tie at all; ties in rows 1, 2 and 4 (0.0 == -0.0)
         n = rows.shape[0]
         gens = [np.random.default_rng(s) for s in range(n)]
-        got = batched._stream_argmax(gens)(None, rows)
+        got = batched._stream_argmax(batched.StreamGenerators(gens))(None, rows)
         ones = [One(s) for s in range(n)]
         want = [int(ArrayAgent._argmax(o, rows[i : i + 1])[0]) for i, o in enumerate(ones)]  # type: ignore[arg-type]
         assert got.tolist() == want
         assert [g.bit_generator.state for g in gens] == [o.rng.bit_generator.state for o in ones]
-    assert got[0] == 1 and got[3] == 1 and got[1] in (0, 1) and got[2] in (0, 2)
+    assert got[0] == 1 and got[3] == 1 and got[1] in (0, 1) and got[2] in (0, 2) and got[4] in (0, 1)
     untouched = np.random.default_rng(0).bit_generator.state
     gens = [np.random.default_rng(0) for _ in range(R)]
-    assert batched._stream_argmax(gens)(None, scores[[0, 3, 0, 3]]).tolist() == [1, 1, 1, 1]
+    argmax = batched._stream_argmax(batched.StreamGenerators(gens))
+    assert argmax(None, scores[[0, 3, 0, 3]]).tolist() == [1, 1, 1, 1]
     assert all(g.bit_generator.state == untouched for g in gens)  # no tie: no draw
-    # A NaN row ties with nothing, even next to a row with two ties (R ties in all): refused, as alone.
-    nan = np.array([[np.nan, 0.0, 1.0], [0.5, 0.5, 0.2]])
-    with pytest.raises(ValueError):
-        batched._stream_argmax([np.random.default_rng(s) for s in range(2)])(None, nan)
-    with pytest.raises(ValueError):
-        ArrayAgent._argmax(One(0), nan[:1])  # type: ignore[arg-type]
+    # A NaN row ties with nothing, even next to a row with two ties (R ties in all), and wherever the NaN
+    # stands in its row: refused, as alone.
+    for nan_row in ([np.nan, 0.0, 1.0], [0.5, np.nan, 0.7]):
+        nan = np.array([nan_row, [0.5, 0.5, 0.2]])
+        with pytest.raises(ValueError):
+            batched._stream_argmax(batched.StreamGenerators([np.random.default_rng(s) for s in range(2)]))(
+                None, nan
+            )
+        with pytest.raises(ValueError):
+            ArrayAgent._argmax(One(0), nan[:1])  # type: ignore[arg-type]
 
 
 def test_discrete_actions_fast_path_refuses_what_the_general_path_refuses() -> None:
@@ -392,9 +403,42 @@ def test_stream_generators_fill_rows_from_each_generator() -> None:
             axis=-1 if len(shape) > 1 else 0,
         )
         assert np.array_equal(got, want)
+        rng.settle()  # the normals were served from a block drawn ahead
         assert [g.bit_generator.state for g in gens] == [g.bit_generator.state for g in alone]
     with pytest.raises(batched.NotBatchable, match="not one row per stream"):
         batched.StreamGenerators([np.random.default_rng(0)] * 3).random(2)
+
+
+def test_stream_generators_serve_normals_ahead_yet_draw_as_one_stream_would() -> None:
+    """Normals come from blocks drawn ahead; other draws and ``settle()`` find each generator in place."""
+    import numpy as np
+
+    R = 3
+    gens = [np.random.default_rng(10 + s) for s in range(R)]
+    rng = batched.StreamGenerators(gens)
+    alone = [np.random.default_rng(10 + s) for s in range(R)]
+    for t in range(1200):  # 4 normals a step: past four blocks of 1,024
+        got = rng.standard_normal((R, 4))
+        assert np.array_equal(got, np.concatenate([g.standard_normal((1, 4)) for g in alone]))
+        if t % 97 == 5:  # a uniform, then an integer, between two normal draws
+            assert rng.random(R).tolist() == [g.random() for g in alone]
+            assert rng.integers(7, size=R).tolist() == [int(g.integers(7)) for g in alone]
+        if t % 251 == 7:
+            want = np.concatenate([g.standard_normal(1) for g in alone])
+            assert np.array_equal(rng.standard_normal(R), want)
+        if t % 401 == 9:
+            rng.settle()
+            assert [g.bit_generator.state for g in gens] == [g.bit_generator.state for g in alone]
+    rng.settle()
+    assert [g.bit_generator.state for g in gens] == [g.bit_generator.state for g in alone]
+    # A tie broken by the batch's argmax draws from a settled generator.
+    for g in alone:
+        g.standard_normal(2)
+    rng.standard_normal((R, 2))
+    ties = np.array([[0.5, 0.5, 0.1]] * R)
+    got = batched._stream_argmax(rng)(None, ties)
+    assert got.tolist() == [[0, 1][int(g.integers(2))] for g in alone]
+    assert [g.bit_generator.state for g in gens] == [g.bit_generator.state for g in alone]
 
 
 def test_a_bernoulli_bandit_cell_imports_no_scipy(tmp_path: Path) -> None:

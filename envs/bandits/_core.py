@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import gymnasium as gym
@@ -42,6 +42,7 @@ from rl_suite.state import (
     sequence,
     set_rng_state,
 )
+from rl_suite.streams import NormalBlocks
 from rl_suite.validation import check_int
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -61,8 +62,6 @@ def ndtr(z: np.ndarray) -> np.ndarray:
 
 
 REWARD_NOISES = ("bernoulli", "gaussian")
-#: A vector env draws at least this many normals per stream at once and serves its rounds from them.
-BLOCK_NORMALS = 1024
 #: A vector env computes up to this many rounds ahead in one call of its core (not past the episode's end)...
 ROUNDS_AHEAD = 64
 #: ...as long as their observations and round state take at most this many floats.
@@ -122,9 +121,20 @@ class BanditCore(ABC):
         Returns:
             ``(R,)`` float64 rewards.
         """
+        return self.rewards_from(means, self.reward_draws(z))
+
+    def reward_draws(self, z: np.ndarray) -> np.ndarray:
+        """What :meth:`rewards_from` takes of standard normals: ``z`` (Gaussian) or ``Φ(z)`` (Bernoulli).
+
+        Elementwise and independent of the arm played, so a vector env computes it for many rounds at once.
+        """
+        return z if self.reward_noise == "gaussian" else ndtr(z)
+
+    def rewards_from(self, means: np.ndarray, w: np.ndarray) -> np.ndarray:
+        """The rewards of the arms played from :meth:`reward_draws` ``w``: ``μ + σ·w``, or ``1{w < μ}``."""
         if self.reward_noise == "gaussian":
-            return means + self.noise_sd * z
-        return (ndtr(z) < means).astype(np.float64)
+            return means + self.noise_sd * w
+        return (w < means).astype(np.float64)
 
 
 class BanditEnv(gym.Env[ObsT, np.int64]):
@@ -282,10 +292,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(single.action_space, self.num_envs)
         self._rows = np.arange(self.num_envs)
         self._no_streams = np.zeros(self.num_envs, dtype=bool)  # copied, never handed out
-        self._rngs: list[np.random.Generator] | None = None
-        self._block: np.ndarray | None = None  # (R, n) normals drawn ahead, served from column _served
-        self._served = 0
-        self._block_start: list[Mapping[str, Any]] = []  # each generator's state before the block was drawn
+        self._normals: NormalBlocks | None = None  # every stream's generator, its normals drawn ahead
         # Rounds computed ahead (_next_round): the step normals, observations and round state of each, as
         # (m, R, ...) arrays; how many were played; where their normals start in the block.
         self._ahead: tuple[np.ndarray, np.ndarray, tuple[np.ndarray, ...]] | None = None
@@ -307,43 +314,31 @@ class BanditVectorEnv(gym.vector.VectorEnv):
     def _draw(self, n: int) -> np.ndarray:
         """The next ``n`` standard normals of every stream, ``(R, n)``, as ``standard_normal(n)`` gives them.
 
-        A generator gives the same normals, and ends in the same state, whether ``m`` normals are drawn in
-        one call or in several that add up to ``m``. So every stream draws a block of at least
-        :data:`BLOCK_NORMALS` at once, and rounds are served from it; :meth:`_rewind` puts each generator
-        back where drawing round by round would have left it (before its state is read or replaced).
+        Each stream draws them a block at a time (:class:`~rl_suite.streams.NormalBlocks`); :meth:`_rewind`
+        puts every generator back where drawing round by round would have left it (before its state is read
+        or replaced).
         """
         self._drop_ahead()
-        block, at = self._block, self._served
-        if block is None or at + n > block.shape[1]:
-            rngs = self._rewind()
-            self._block_start = [g.bit_generator.state for g in rngs]
-            block = np.empty((self.num_envs, max(BLOCK_NORMALS, 16 * n)))
-            for rng, row in zip(rngs, block, strict=True):
-                rng.standard_normal(out=row)
-            self._block, at = block, 0
-        self._served = at + n
-        return block[:, at : at + n].copy()
+        assert self._normals is not None  # set by reset
+        return self._normals.take(n)
 
     def _rewind(self) -> list[np.random.Generator]:
-        """Drop the block, each generator left as if it had drawn only the normals served from it."""
-        assert self._rngs is not None
+        """Drop the normals drawn ahead, each generator left as if it had drawn only the normals served."""
+        assert self._normals is not None
         self._drop_ahead()
-        block = self._block
-        if block is not None and self._served < block.shape[1]:  # (all served: they are where they must be)
-            for rng, start in zip(self._rngs, self._block_start, strict=True):
-                rng.bit_generator.state = start
-                rng.standard_normal(self._served)
-        self._block = None
-        return self._rngs
+        return self._normals.settle()
 
     def _drop_ahead(self) -> None:
         """Forget the rounds computed ahead but not played; the next draw serves their normals again."""
         if self._ahead is not None:
             width = self._ahead[0].shape[-1] + self.core.context_normals  # normals of one round
-            self._served = self._ahead_start + self._ahead_used * width
+            assert self._normals is not None
+            self._normals.served = self._ahead_start + self._ahead_used * width
             self._ahead = None
 
-    def _next_round(self, step_normals: int) -> tuple[np.ndarray, np.ndarray]:
+    def _next_round(
+        self, step_normals: int, transform: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """This step's ``(R, step_normals)`` normals and the next round's observation, now the current round.
 
         The same values as ``z = self._draw(step_normals + context_normals)`` followed by
@@ -359,12 +354,14 @@ class BanditVectorEnv(gym.vector.VectorEnv):
             m = max(1, min(ROUNDS_AHEAD, self.horizon - self._t, AHEAD_FLOATS // (R * self._round_floats)))
             z = self._draw(m * width).reshape(R, m, width).transpose(1, 0, 2)  # (m, R, width)
             obs, fields = self._rounds(np.ascontiguousarray(z[:, :, step_normals:]).reshape(m * R, c))
+            steps = z[:, :, :step_normals]
             ahead = (
-                z[:, :, :step_normals],
+                steps if transform is None else transform(steps),
                 obs.reshape(m, R, *obs.shape[1:]),
                 tuple(f.reshape(m, R, *f.shape[1:]) for f in fields),
             )
-            self._ahead, self._ahead_used, self._ahead_start = ahead, 0, self._served - m * width
+            assert self._normals is not None
+            self._ahead, self._ahead_used, self._ahead_start = ahead, 0, self._normals.served - m * width
         j = self._ahead_used
         self._ahead_used = j + 1
         self._set_round(tuple(f[j] for f in ahead[2]))
@@ -412,9 +409,9 @@ class BanditVectorEnv(gym.vector.VectorEnv):
             seeds = list(seed)
             if len(seeds) != self.num_envs:
                 raise UserError(f"reset got {len(seeds)} seeds for {self.num_envs} sub-envs")
-        if self._rngs is None or seed is not None:
-            self._rngs = [seeding.np_random(s)[0] for s in seeds]
-            self._block, self._ahead = None, None  # the new generators have drawn nothing
+        if self._normals is None or seed is not None:
+            self._normals = NormalBlocks([seeding.np_random(s)[0] for s in seeds])
+            self._ahead = None  # the new generators have drawn nothing
         self._t = 0
         obs = self._observe(self._draw(self.core.context_normals))
         assert self._best is not None  # set by _observe
@@ -438,8 +435,8 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         a = discrete_actions(actions, self.n_arms, self.num_envs)
         means = self._means[self._rows, a]
         best, opt = self._best, self._opt
-        z, obs = self._next_round(1)
-        rewards = self.core.rewards(means, z[:, 0])
+        w, obs = self._next_round(1, self.core.reward_draws)
+        rewards = self.core.rewards_from(means, w[:, 0])
         info: dict[str, Any] = {
             "regret": best - means,
             "optimal_value": best,
@@ -486,7 +483,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         makes every later step bit-identical to this one's (every array of the step and of ``info``),
         also in the middle of an episode.
         """
-        rngs = None if self._rngs is None else [rng_state(g) for g in self._rewind()]
+        rngs = None if self._normals is None else [rng_state(g) for g in self._rewind()]
         return {"rngs": rngs, "t": self._t, "round": round_state(self, self._round_checks())}
 
     def set_state(self, state: State) -> None:
@@ -505,7 +502,7 @@ class BanditVectorEnv(gym.vector.VectorEnv):
         rngs = values["rngs"]
         if (rngs is None) != (values["round"] is None):
             raise StateError(f"{type(self).__name__} state: rngs and round must both be set or both be null")
-        self._rngs = None if rngs is None else [new_generator(r) for r in rngs]
-        self._block, self._ahead = None, None
+        self._normals = None if rngs is None else NormalBlocks([new_generator(r) for r in rngs])
+        self._ahead = None
         self._t = values["t"]
         self._restore_round(values["round"])
