@@ -155,7 +155,7 @@ def parallel_capacity() -> float:
 
 def per_step(repeats: int, steps: int = 2000) -> None:
     """CPU microseconds per step of each quickstart cell batched, and of its first seed alone."""
-    from rl_suite.batched import _prepare
+    from rl_suite.batched import batched_agent
     from rl_suite.config import RunConfig, agent_class, resolve
     from rl_suite.runner import make_env
 
@@ -168,16 +168,14 @@ def per_step(repeats: int, steps: int = 2000) -> None:
     for name, cfgs in cells.items():
         best = {"batch": float("inf"), "alone": float("inf")}
         for _ in range(repeats):
-            batch, recorder, streams, _ = _prepare(cfgs)
+            batch = batched_agent(list(cfgs))
             alone = agent_class(name)(make_env(cfgs[0]), cfgs[0].agent.typed_settings, seed=cfgs[0].seed)
             for key, agent in (("batch", batch), ("alone", alone)):
                 agent.learn(10)  # past the reset and first draws
                 start = time.process_time()
                 agent.learn(steps)
                 best[key] = min(best[key], (time.process_time() - start) / steps * 1e6)
-            recorder.close()
-            for s in streams:
-                s.env.close()
+                agent.env.close()
         print(f"| {name} | {best['batch']:.1f} | {best['alone']:.1f} | {best['batch'] / best['alone']:.2f} |")
 
 

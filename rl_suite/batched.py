@@ -472,6 +472,22 @@ def _build(
     return batch, recorder, streams, state
 
 
+def batched_agent(configs: list[RunConfig | dict[str, Any]]) -> Any:
+    """The agent a cell runs: its R seeds as one batched agent on the env's vector form, no run folder.
+
+    Each stream draws from the generator its seed's own run would own, as in :func:`run_cell_batched`; the
+    agent's ``env`` is the vector env under a :class:`VectorRegretRecorder`. For timing or inspecting a
+    batch step (``benchmarks/bench_sweep.py --per-step``); close it with ``agent.env.close()``.
+
+    Raises:
+        NotBatchable: the agent or env has no batch form that reproduces every seed exactly.
+    """
+    batch, _, streams, _ = _prepare([resolve(c) for c in configs])
+    for s in streams:
+        s.env.close()  # the seeds' own envs are only needed for checkpoints
+    return batch
+
+
 def run_cell_batched(
     configs: list[RunConfig | dict[str, Any]], on_done: Callable[[RunRecord], None] | None = None
 ) -> list[RunRecord]:

@@ -570,3 +570,28 @@ def test_vector_recorder_rows_and_totals_are_those_of_single_recorders(env: dict
             rows = vec.drain()
             for i, e in enumerate(singles):
                 assert np.array_equal(rows[i], e.drain()), (t, i)
+
+
+def test_batched_agent_plays_each_seed_as_its_own_run(tmp_path: Path) -> None:
+    """The public batch of a cell (what ``bench_sweep --per-step`` times): stream i is seed i's run."""
+    import numpy as np
+
+    from rl_suite.regret import RegretRecorder
+    from rl_suite.runner import make_env
+
+    cfgs = configs(LINEAR, {"name": "lin-ts"}, tmp_path)  # draws its own normals every step
+    batch = batched.batched_agent(cfgs)
+    batch.learn(300)
+    for i, cfg in enumerate(cfgs):
+        c = resolve(cfg)
+        env = make_env(c)
+        alone = agent_class(c.agent.name)(env, c.agent.typed_settings, seed=c.seed).learn(300)
+        assert isinstance(env, RegretRecorder)
+        assert batch.env.counters(i) == env.counters()
+        for key in alone.state_keys:
+            assert np.array_equal(np.asarray(getattr(batch, key))[i : i + 1], getattr(alone, key))
+        env.close()
+    batch.env.close()
+    assert not list(tmp_path.iterdir())  # no run folder
+    with pytest.raises(batched.NotBatchable):
+        batched.batched_agent(configs(CMAB, {"name": "lagrangian"}, tmp_path))
