@@ -113,7 +113,7 @@ class StreamGenerators:
         shape = self._float_rows("random", size, dtype, out)
         if shape is None:
             return self._rows("random", (), {"size": size, "dtype": dtype, "out": out})
-        self._normals.settle()
+        self.settle()
         if shape == (self.streams,):
             # One number a stream: a scalar draw consumes the generator exactly as size=1 does, faster.
             return np.array([draw() for draw in self._uniforms])
@@ -152,7 +152,7 @@ class StreamGenerators:
         return shape
 
     def _rows(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> np.ndarray:
-        self._normals.settle()
+        self.settle()
         R = self.streams
         at = _ROW_DRAWS[name]
         if len(args) > at:  # size given by position
@@ -200,18 +200,16 @@ def _stream_argmax(streams: StreamGenerators) -> Callable[..., np.ndarray]:
         best = scores.argmax(axis=1)
         if tie_breaking == "first":
             return best
-        if scores.size <= _FEW_SCORES:
-            if _untied(scores.tolist()):  # a few scores: cheaper as lists than numpy's reductions on them
-                return best
-            ties = scores == scores.max(axis=1, keepdims=True)
-        else:
-            top = scores.max(axis=1, keepdims=True)
-            ties = scores == top
-            # Every row ties with its own maximum (unless it is NaN, which ties with nothing), so R ties in
-            # all mean exactly one a row: one count over the whole array instead of one per row.
-            total = top.sum()
-            if np.count_nonzero(ties) == ties.shape[0] and total == total:
-                return best
+        few = scores.size <= _FEW_SCORES
+        if few and _untied(scores.tolist()):  # a few scores: cheaper as lists than numpy's reductions
+            return best
+        top = scores.max(axis=1, keepdims=True)
+        ties = scores == top
+        # Every row ties with its own maximum (unless it is NaN, which ties with nothing), so R ties in all
+        # mean exactly one a row: one count over the whole array instead of one per row.
+        total = top.sum()
+        if not few and np.count_nonzero(ties) == ties.shape[0] and total == total:
+            return best
         counts = np.count_nonzero(ties, axis=1)
         generators = streams.settle()
         for i in np.flatnonzero(counts != 1):
