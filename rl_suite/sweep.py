@@ -524,13 +524,67 @@ def _pool(
 # --------------------------------------------------------------------------- the Ray backend
 #: What a missing Ray says.
 RAY_MISSING = 'the ray backend needs Ray: pip install "rl_suite[ray]"'
-#: Environment of a Ray started or joined by a sweep: no usage stats.
+#: Environment of a Ray started or joined by a sweep (set unless already set): no usage stats.
 _RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
 #: Loggers whose INFO lines (node start-up, worker notices) stay out of a sweep's output.
 _RAY_LOGGERS = ("ray",)
 #: Loggers whose warnings say nothing a sweep's user must act on: that the cluster's token authentication is
 #: on (it stays on).
 _RAY_NOTICES = ("ray._private.authentication.authentication_token_setup",)
+
+
+def import_ray() -> Any:
+    """Ray, imported with the sweep's environment (:data:`_RAY_ENV`).
+
+    Raises:
+        UserError: Ray is not installed.
+    """
+    for name, value in _RAY_ENV.items():
+        os.environ.setdefault(name, value)
+    try:
+        import ray
+    except ImportError:
+        raise UserError(RAY_MISSING) from None
+    return ray
+
+
+@contextlib.contextmanager
+def _lean_head() -> Iterator[None]:
+    """While open, a Ray that ``ray.init`` starts on this machine runs only what a sweep's tasks need.
+
+    That is the GCS, the raylet with its agents, and the workers: no dashboard, no autoscaler monitor (a
+    single machine has nothing to scale) and no log monitor (the sweep's driver takes no worker logs). On
+    2 cores those three Python processes cost ~0.7 s of start-up and ~1 s at shutdown, where each is given
+    up to 1 s to exit, one after the other. For a dashboard, start Ray with ``ray start --head`` and the
+    sweep joins it. This switches Ray's private ``Node`` options; a Ray whose ``Node`` lacks them starts as
+    ``ray.init`` starts it.
+    """
+    try:
+        from ray._private.node import Node
+    except ImportError:  # pragma: no cover - a Ray without the private module
+        yield
+        return
+    init, api = Node.__init__, getattr(Node, "start_api_server", None)
+    if api is None:  # pragma: no cover - a Ray older than its API server
+        yield
+        return
+
+    def lean_init(self: Any, ray_params: Any, head: bool = False, *args: Any, **kwargs: Any) -> None:
+        if head:
+            ray_params.no_monitor = True
+            ray_params.include_log_monitor = False
+        init(self, ray_params, head, *args, **kwargs)
+
+    def no_api_server(self: Any, **kwargs: Any) -> None:
+        return None
+
+    Node.__init__ = lean_init  # type: ignore[method-assign]
+    Node.start_api_server = no_api_server  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Node.__init__ = init  # type: ignore[method-assign]
+        Node.start_api_server = api  # type: ignore[method-assign]
 
 
 def _absolute_out(job: Job) -> Job:
@@ -620,7 +674,8 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
         return
     cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
     try:
-        ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=level)
+        with _lean_head():
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=level)
     except ValueError as exc:
         if "existing cluster" not in str(exc):
             raise
@@ -706,11 +761,7 @@ def run_ray(
         UserError: Ray is not installed, no cluster answers at ``--address``, a node cannot see the run
             store, or the cluster lacks the GPUs a cell asks for.
     """
-    try:
-        import ray
-    except ImportError:
-        raise UserError(RAY_MISSING) from None
-
+    ray = import_ray()
     opts = options or BackendOptions()
     for job in jobs:
         if job.action == "skip":
@@ -721,8 +772,6 @@ def run_ray(
     if not todo:
         return
     cells = make_cells(todo, workers)
-    for name, value in _RAY_ENV.items():
-        os.environ.setdefault(name, value)
     started = False
     if not ray.is_initialized():
         _ray_start(ray, workers, opts)
@@ -810,10 +859,7 @@ def check_backend(backend: str, workers: int | None, options: BackendOptions | N
     if backend != "ray" and given:
         raise UserError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --backend ray only")
     if backend == "ray":
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise UserError(RAY_MISSING) from None
+        import_ray()
         if opts.storage_path is not None and "://" in opts.storage_path:
             raise UserError(
                 f"--storage-path {opts.storage_path} is a URI; run folders are files: give a folder every "
