@@ -569,11 +569,11 @@ def _lean_head() -> Iterator[None]:
         yield
         return
 
-    def lean_init(self: Any, ray_params: Any, head: bool = False, *args: Any, **kwargs: Any) -> None:
-        if head:
+    def lean_init(self: Any, ray_params: Any, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("head", args[0] if args else False):
             ray_params.no_monitor = True
             ray_params.include_log_monitor = False
-        init(self, ray_params, head, *args, **kwargs)
+        init(self, ray_params, *args, **kwargs)
 
     def no_api_server(self: Any, **kwargs: Any) -> None:
         return None
