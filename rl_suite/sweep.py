@@ -533,7 +533,7 @@ _RAY_LOGGERS = ("ray",)
 _RAY_NOTICES = ("ray._private.authentication.authentication_token_setup",)
 
 
-def import_ray() -> Any:
+def _import_ray() -> Any:
     """Ray, imported with the sweep's environment (:data:`_RAY_ENV`).
 
     Raises:
@@ -761,7 +761,7 @@ def run_ray(
         UserError: Ray is not installed, no cluster answers at ``--address``, a node cannot see the run
             store, or the cluster lacks the GPUs a cell asks for.
     """
-    ray = import_ray()
+    ray = _import_ray()
     opts = options or BackendOptions()
     for job in jobs:
         if job.action == "skip":
@@ -859,7 +859,7 @@ def check_backend(backend: str, workers: int | None, options: BackendOptions | N
     if backend != "ray" and given:
         raise UserError(f"{', '.join(given)} appl{'ies' if len(given) == 1 else 'y'} to --backend ray only")
     if backend == "ray":
-        import_ray()
+        _import_ray()
         if opts.storage_path is not None and "://" in opts.storage_path:
             raise UserError(
                 f"--storage-path {opts.storage_path} is a URI; run folders are files: give a folder every "
