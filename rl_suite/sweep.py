@@ -560,11 +560,12 @@ def _lean_head() -> Iterator[None]:
     ``ray.init`` starts it.
     """
     try:
-        from ray._private.node import Node
+        from ray._private import node
     except ImportError:  # pragma: no cover - a Ray without the private module
         yield
         return
-    init, api = Node.__init__, getattr(Node, "start_api_server", None)
+    cls: Any = node.Node  # Any: patched below whether or not Ray's types are installed
+    init, api = cls.__init__, getattr(cls, "start_api_server", None)
     if api is None:  # pragma: no cover - a Ray older than its API server
         yield
         return
@@ -578,13 +579,13 @@ def _lean_head() -> Iterator[None]:
     def no_api_server(self: Any, **kwargs: Any) -> None:
         return None
 
-    Node.__init__ = lean_init  # type: ignore[method-assign]
-    Node.start_api_server = no_api_server  # type: ignore[method-assign]
+    cls.__init__ = lean_init
+    cls.start_api_server = no_api_server
     try:
         yield
     finally:
-        Node.__init__ = init  # type: ignore[method-assign]
-        Node.start_api_server = api  # type: ignore[method-assign]
+        cls.__init__ = init
+        cls.start_api_server = api
 
 
 def _absolute_out(job: Job) -> Job:
