@@ -2,16 +2,18 @@
 
 The real thing runs in the opt-in Ray tests (``pytest -m ray``); these pin the decisions that need no
 cluster: a sized local Ray when nothing runs, and joining the Ray that ``ray start --head`` left running on
-this machine (which ``ray.init`` refuses to size) instead of failing with Ray's ``ValueError``.
+this machine (which ``ray.init`` refuses to size) instead of failing with Ray's ``ValueError``; and the
+head's look-up of its own raylet, which asks the GCS every 20 ms before leaving the rest to Ray.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from rl_suite.sweep import BackendOptions, _ray_start
+from rl_suite.sweep import BackendOptions, _prompt_node_lookup, _ray_start
 
 
 class FakeRay:
@@ -55,3 +57,56 @@ def test_other_init_errors_are_not_taken_for_a_running_ray() -> None:
 
     with pytest.raises(ValueError, match="object_store_memory"):
         _ray_start(Broken(running=False), 2, BackendOptions())
+
+
+class FakeServices:
+    """Ray's private ``services`` as the look-up uses it: a GCS that lists the node from ask ``listed`` on."""
+
+    ALIVE = 1
+
+    def __init__(self, listed: int | None) -> None:
+        self.listed = listed
+        self.asks: list[dict[str, Any]] = []
+        self.found_after: list[int] = []  # asks made when Ray's own get_node was called
+        self.GcsNodeInfo = SimpleNamespace(GcsNodeState=SimpleNamespace(ALIVE=self.ALIVE))
+        self.GetAllNodeInfoRequest = SimpleNamespace(NodeSelector=lambda node_id: ("selector", node_id))
+        self.NodeID = SimpleNamespace(from_hex=lambda h: SimpleNamespace(binary=lambda: bytes.fromhex(h)))
+
+    def GcsClient(self, address: str) -> Any:  # Ray's name
+        assert address == "127.0.0.1:6379"
+        return SimpleNamespace(get_all_node_info=self.get_all_node_info)
+
+    def get_all_node_info(self, **request: Any) -> dict[bytes, str]:
+        self.asks.append(request)
+        return {b"n": "info"} if self.listed is not None and len(self.asks) >= self.listed else {}
+
+    def get_node(self, gcs_address: str, node_id: str) -> str:
+        self.found_after.append(len(self.asks))
+        return f"node {node_id}"
+
+
+def test_the_head_looks_up_its_raylet_as_soon_as_the_gcs_lists_it() -> None:
+    services = FakeServices(listed=3)
+    assert _prompt_node_lookup(services)("127.0.0.1:6379", "ab12") == "node ab12"
+    assert services.found_after == [3]  # Ray's look-up once the third ask found the node, not before
+    assert services.asks[0] == {
+        "timeout": 5.0,
+        "node_selectors": [("selector", b"\xab\x12")],
+        "state_filter": FakeServices.ALIVE,
+    }
+
+
+def test_a_raylet_that_never_registers_is_left_to_rays_own_wait_and_error() -> None:
+    services = FakeServices(listed=None)
+    assert _prompt_node_lookup(services, wait=0.1)("127.0.0.1:6379", "ab12") == "node ab12"
+    assert 2 <= services.found_after[0] <= 10  # polled every 20 ms for 0.1 s, then Ray's get_node
+
+
+def test_a_ray_whose_private_gcs_client_differs_gets_its_own_look_up() -> None:
+    class OtherRay(FakeServices):
+        def GcsClient(self, address: str) -> Any:
+            raise TypeError("GcsClient() got an unexpected keyword argument 'address'")
+
+    services = OtherRay(listed=1)
+    assert _prompt_node_lookup(services)("127.0.0.1:6379", "ab12") == "node ab12"
+    assert services.found_after == [0]

@@ -44,11 +44,11 @@ def test_a_ray_started_by_the_sweep_runs_without_dashboard_or_monitors_and_stops
     own_tmpdir: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ray = pytest.importorskip("ray")
-    from ray._private import ray_constants
+    from ray._private import ray_constants, services
     from ray._private.node import Node
 
     assert not ray.is_initialized()
-    node_init, api_server = Node.__init__, Node.start_api_server
+    node_init, api_server, get_node = Node.__init__, Node.start_api_server, services.get_node
     seen: dict[str, Any] = {}
     shutdown = ray.shutdown
 
@@ -78,3 +78,4 @@ def test_a_ray_started_by_the_sweep_runs_without_dashboard_or_monitors_and_stops
     for processes in seen["processes"].values():
         assert all(p.poll() is not None for p in processes)
     assert Node.__init__ is node_init and Node.start_api_server is api_server
+    assert services.get_node is get_node
