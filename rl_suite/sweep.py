@@ -672,6 +672,44 @@ def check_address(address: str, timeout: float = 5.0) -> None:
         raise _no_cluster(address, exc.strerror or type(exc).__name__) from None
 
 
+def check_token(address: str) -> None:
+    """Fail at once, in one line, when the Ray cluster at ``host:port`` refuses this machine's token.
+
+    A cluster started with token authentication (Ray >= 2.52; Ray 2.60's ``ray start`` turns it on by
+    itself where ``~/.ray/auth_token`` exists, which any earlier ``ray.init`` on the machine writes) takes
+    a driver that joins by an explicit address only with ``RAY_AUTH_MODE=token`` and the cluster's token:
+    Ray sends its token to a Ray it finds on this machine, never to an address it is given. Without it
+    ``ray.init`` retries for ~20 s and then reports a failed connection, as if nothing ran there. Asked
+    first, the cluster's GCS refuses at once.
+
+    Raises:
+        UserError: the cluster refuses the token (or its absence), or no Ray GCS answers at the address.
+    """
+    if address in ("auto", "local") or "://" in address:
+        return
+    try:
+        from ray import _raylet
+        from ray.exceptions import AuthenticationError, RpcError
+    except ImportError:  # a Ray without token authentication: ray.init reports what goes wrong
+        return
+    raylet: Any = _raylet  # Any: its GCS client is not in Ray's type stubs
+    try:
+        raylet.GcsClient(address=address, cluster_id=None)
+    except AuthenticationError:
+        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+            need = "this machine's token is not the cluster's"
+        else:
+            need = "join with RAY_AUTH_MODE=token"
+        raise UserError(
+            f"the Ray cluster at --address {address} uses token authentication: {need}; its token is what "
+            "`ray get-auth-token` prints on its head node, given here in RAY_AUTH_TOKEN or ~/.ray/auth_token"
+        ) from None
+    except RpcError as exc:
+        raise _no_cluster(address, _ray_error(exc)) from None
+    except Exception:  # an address or client this Ray's GCS client takes otherwise: ray.init decides
+        return
+
+
 def _ray_verbose() -> bool:
     """``RL_SUITE_RAY_VERBOSE=1`` lets Ray's own INFO lines through."""
     return os.environ.get("RL_SUITE_RAY_VERBOSE", "") not in ("", "0")
@@ -701,6 +739,7 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
     address = opts.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
+        check_token(address)
         try:
             ray.init(address=address, log_to_driver=False, logging_level=level)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
