@@ -694,7 +694,8 @@ def check_token(address: str) -> None:
         return
     raylet: Any = _raylet  # Any: its GCS client is not in Ray's type stubs
     try:
-        raylet.GcsClient(address=address, cluster_id=None)
+        with _native_log_muted():  # the refusal is said below, in one line
+            raylet.GcsClient(address=address, cluster_id=None)
     except AuthenticationError:
         if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
             need = "this machine's token is not the cluster's"
@@ -708,6 +709,26 @@ def check_token(address: str) -> None:
         raise _no_cluster(address, _ray_error(exc)) from None
     except Exception:  # an address or client this Ray's GCS client takes otherwise: ray.init decides
         return
+
+
+@contextlib.contextmanager
+def _native_log_muted() -> Iterator[None]:
+    """While open, Ray's C++ log lines go nowhere (unless ``RL_SUITE_RAY_VERBOSE=1``).
+
+    They are written to file descriptor 2 itself, below Python's ``sys.stderr`` and its logging.
+    """
+    if _ray_verbose():
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _ray_verbose() -> bool:

@@ -3,17 +3,19 @@
 The real thing runs in the opt-in Ray tests (``pytest -m ray``); these pin the decisions that need no
 cluster: a sized local Ray when nothing runs, and joining the Ray that ``ray start --head`` left running on
 this machine (which ``ray.init`` refuses to size) instead of failing with Ray's ``ValueError``; and the
-head's look-up of its own raylet, which asks the GCS every 20 ms before leaving the rest to Ray.
+head's look-up of its own raylet, which asks the GCS every 20 ms before leaving the rest to Ray; and the
+muting of Ray's native log lines around the token check.
 """
 
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from rl_suite.sweep import BackendOptions, _prompt_node_lookup, _ray_start
+from rl_suite.sweep import BackendOptions, _native_log_muted, _prompt_node_lookup, _ray_start
 
 
 class FakeRay:
@@ -110,3 +112,15 @@ def test_a_ray_whose_private_gcs_client_differs_gets_its_own_look_up() -> None:
     services = OtherRay(listed=1)
     assert _prompt_node_lookup(services)("127.0.0.1:6379", "ab12") == "node ab12"
     assert services.found_after == [0]
+
+
+@pytest.mark.parametrize("verbose", ["", "1"])
+def test_native_log_lines_are_muted_inside_the_block_only(
+    verbose: str, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RL_SUITE_RAY_VERBOSE", verbose)
+    os.write(2, b"before\n")
+    with _native_log_muted():
+        os.write(2, b"native\n")  # as Ray's C++ logger writes: to the descriptor, not sys.stderr
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == ("before\nnative\nafter\n" if verbose else "before\nafter\n")

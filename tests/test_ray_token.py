@@ -95,13 +95,11 @@ def test_without_the_token_the_sweep_says_at_once_what_to_set(
     start = time.monotonic()
     done = _sweep(tmp_path, address, env)
     assert done.returncode == 2, done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
-    assert lines == [
+    assert done.stderr.splitlines() == [  # Ray's own log line about the refusal included: it is muted
         f"error: the Ray cluster at --address {address} uses token authentication: join with "
         "RAY_AUTH_MODE=token; its token is what `ray get-auth-token` prints on its head node, given here "
         "in RAY_AUTH_TOKEN or ~/.ray/auth_token"
     ]
-    assert "Traceback" not in done.stderr
     assert time.monotonic() - start < 15  # not Ray's ~20 s of retries
     assert not (tmp_path / "runs").exists()
 
@@ -110,7 +108,8 @@ def test_a_wrong_token_is_named_as_such(head: tuple[str, str, dict[str, str]], t
     address, token, env = head
     done = _sweep(tmp_path, address, {**env, "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN": token[::-1]})
     assert done.returncode == 2, done.stderr
-    assert "uses token authentication: this machine's token is not the cluster's;" in done.stderr
+    [line] = done.stderr.splitlines()
+    assert "uses token authentication: this machine's token is not the cluster's;" in line
 
 
 def test_with_the_token_the_sweep_runs_on_the_cluster(
