@@ -1,4 +1,5 @@
-"""Helpers shared by the test modules: seeded rollouts, exact comparison, and agents learning on record.
+"""Helpers shared by the test modules: seeded rollouts, exact comparison, agents learning on record, and
+small sweep files.
 
 Import them as ``from tests.helpers import ...`` (``tests`` is a package).
 """
@@ -108,3 +109,10 @@ def assert_resumes_identically(
         np.testing.assert_array_equal(np.concatenate([b, a]), w, err_msg=key)
     assert resumed.num_timesteps == straight.num_timesteps == before + after
     return resumed, straight
+
+
+def two_seed_sweep(name: str, total_steps: int, *agents: str) -> str:
+    """A sweep file's text: ``agents`` on a 3-dimensional, 4-arm linear bandit, seeds 0 and 1."""
+    lines = [f"name: {name}", f"total_steps: {total_steps}", "seeds: 0-1", "envs:"]
+    lines += ["  - id: rl_suite/LinearContextualBandit-v0", "    dim: 3", "    n_arms: 4", "agents:"]
+    return "\n".join([*lines, *(f"  - name: {agent}" for agent in agents)]) + "\n"

@@ -14,21 +14,11 @@ from typing import Any
 import pytest
 
 from rl_suite.sweep import load_sweep, run_sweep
+from tests.helpers import two_seed_sweep
 
 pytestmark = pytest.mark.ray
 
-SWEEP = """\
-name: started
-total_steps: 2000
-seeds: 0-1
-envs:
-  - id: rl_suite/LinearContextualBandit-v0
-    dim: 3
-    n_arms: 4
-agents:
-  - name: linucb
-  - name: epsilon-greedy
-"""
+SWEEP = two_seed_sweep("started", 2000, "linucb", "epsilon-greedy")
 
 
 @pytest.fixture

@@ -22,19 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import two_seed_sweep
+
 pytestmark = pytest.mark.ray
 
-SWEEP = """\
-name: token
-total_steps: 1000
-seeds: 0-1
-envs:
-  - id: rl_suite/LinearContextualBandit-v0
-    dim: 3
-    n_arms: 4
-agents:
-  - name: linucb
-"""
+SWEEP = two_seed_sweep("token", 1000, "linucb")
 
 
 def _free_port() -> int:
