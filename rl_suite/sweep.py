@@ -720,8 +720,13 @@ def _native_log_muted() -> Iterator[None]:
     if _ray_verbose():
         yield
         return
-    sys.stderr.flush()
-    saved = os.dup(2)
+    if sys.stderr is not None:
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 (a daemon's closed stderr): nothing to mute
+        yield
+        return
     try:
         with open(os.devnull, "w") as null:
             os.dup2(null.fileno(), 2)

@@ -10,6 +10,8 @@ muting of Ray's native log lines around the token check.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from types import SimpleNamespace
 from typing import Any
 
@@ -124,3 +126,10 @@ def test_native_log_lines_are_muted_inside_the_block_only(
         os.write(2, b"native\n")  # as Ray's C++ logger writes: to the descriptor, not sys.stderr
     os.write(2, b"after\n")
     assert capfd.readouterr().err == ("before\nnative\nafter\n" if verbose else "before\nafter\n")
+
+
+def test_a_process_without_descriptor_2_runs_the_block_unmuted() -> None:
+    lines = ["import os", "os.close(2)", "from rl_suite.sweep import _native_log_muted"]
+    code = "\n".join([*lines, "with _native_log_muted():", "    print('ran')", ""])
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (0, "ran\n")
