@@ -9,7 +9,9 @@ Measured side by side in one run (every sweep into a fresh temp folder, BLAS sin
 - ``ray``: both sweeps on the Ray backend with 2 workers against the local pool's 2 workers (target: Ray
   <= 1.5x the local wall time), twice: with a Ray the sweep starts and stops (its start-up included), and
   joining a Ray that is already running with ``--address`` (as a sweep joins a cluster; started once per
-  round, outside the timing).
+  round, outside the timing, and given one short sweep first, so that the timed ones are later jobs: Ray
+  prestarts workers for a new head's first job only, and every later job starts worker processes of its
+  own).
 
 Every sweep runs in a fresh process, as from the CLI (only the sweep is timed): a process that has loaded
 Ray spawns its local workers rather than forking them. Times are the best of ``--repeats`` rounds, each
@@ -230,6 +232,9 @@ def main() -> None:
         for name, kind, overrides in sweeps:
             if kind == "joined" and not address:
                 address = start_ray(2)
+                # A cluster's later jobs, as users' sweeps mostly are: the workers a new head prestarts
+                # go to its first job, and every later job starts its own (a finished job's are ended).
+                timed("joined", ["seeds=0", "total_steps=10"], address)
             if kind.startswith("cli:"):
                 times[name].append(cli(kind.removeprefix("cli:")))
             else:
