@@ -34,6 +34,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -559,7 +560,9 @@ def _lean_head() -> Iterator[None]:
     up to 1 s to exit, one after the other. For a dashboard, start Ray with ``ray start --head`` and the
     sweep joins it. Ray then waits for its raylet to register by asking the GCS once a second; here it is
     asked every 20 ms first (:func:`_prompt_node_lookup`), ~0.5 s sooner on average. This switches Ray's
-    private ``Node`` options and node lookup; a Ray that lacks them starts as ``ray.init`` starts it.
+    private ``Node`` options and node lookup, each where this Ray has it (Ray 2.10 has no
+    ``services.get_node``, and waits as it does); a Ray that lacks the ``Node`` hooks starts as
+    ``ray.init`` starts it.
     """
     try:
         from ray._private import node, services
@@ -569,7 +572,7 @@ def _lean_head() -> Iterator[None]:
     cls: Any = node.Node  # Any: patched below whether or not Ray's types are installed
     mod: Any = services
     init, api, lookup = cls.__init__, getattr(cls, "start_api_server", None), getattr(mod, "get_node", None)
-    if api is None or lookup is None:  # pragma: no cover - a Ray without what is patched here
+    if api is None:  # pragma: no cover - a Ray without what is patched here
         yield
         return
 
@@ -584,13 +587,15 @@ def _lean_head() -> Iterator[None]:
 
     cls.__init__ = lean_init
     cls.start_api_server = no_api_server
-    mod.get_node = _prompt_node_lookup(mod)
+    if lookup is not None:
+        mod.get_node = _prompt_node_lookup(mod)
     try:
         yield
     finally:
         cls.__init__ = init
         cls.start_api_server = api
-        mod.get_node = lookup
+        if lookup is not None:
+            mod.get_node = lookup
 
 
 def _prompt_node_lookup(services: Any, wait: float = 5.0) -> Callable[[str, str], Any]:
@@ -751,6 +756,20 @@ def _quiet_ray() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
+def _ray_init(ray: Any, **kwargs: Any) -> None:
+    """``ray.init(**kwargs)``, Ray's output kept out of the sweep's unless ``RL_SUITE_RAY_VERBOSE`` is set.
+
+    That is the driver's copy of worker logs (never taken), Ray's INFO lines, and Ray's own Python warnings,
+    e.g. the ``FutureWarning`` tip about accelerator variables that Ray 2.52's every ``ray.init`` shows.
+    Warnings of other libraries pass as they would.
+    """
+    verbose = _ray_verbose()
+    with warnings.catch_warnings():
+        if not verbose:
+            warnings.filterwarnings("ignore", module=r"ray(\.|$)")
+        ray.init(log_to_driver=False, logging_level=logging.INFO if verbose else logging.WARNING, **kwargs)
+
+
 def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
     """Join ``--address`` (or ``RAY_ADDRESS``), else a Ray left running here, else start one for the sweep.
 
@@ -761,26 +780,25 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
         UserError: nothing answers at the address.
     """
     _quiet_ray()
-    level = logging.INFO if _ray_verbose() else logging.WARNING
     address = opts.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
         check_token(address)
         try:
-            ray.init(address=address, log_to_driver=False, logging_level=level)
+            _ray_init(ray, address=address)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             raise _no_cluster(address, _ray_error(exc)) from None
         return
     cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
     try:
         with _lean_head():
-            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False, logging_level=level)
+            _ray_init(ray, num_cpus=cpus, include_dashboard=False)
     except ValueError as exc:
         if "existing cluster" not in str(exc):
             raise
         # A Ray that `ray start --head` left running on this machine: ray.init() joins it, as it does
         # without arguments (and refuses to size it).
-        ray.init(log_to_driver=False, logging_level=level)
+        _ray_init(ray)
 
 
 def _check_shared(ray: Any, paths: list[str]) -> None:
@@ -841,7 +859,8 @@ def run_ray(
 
     Completed runs (``skip`` jobs) never reach Ray. A task is a cell (one env config x one agent config,
     its seeds as one batched program where the agent allows it), reserving ``cpus_per_trial`` CPUs and
-    ``gpus_per_trial`` GPUs; Ray keeps its worker processes across tasks, so a worker imports rl_suite once.
+    ``gpus_per_trial`` GPUs; Ray keeps its worker processes across the sweep's tasks, so a worker imports
+    rl_suite once per sweep (each sweep is a new Ray job, with worker processes of its own).
     At most ``workers`` cells run at once (default: as many as the cluster's free resources allow). Run
     folders go where the sweep says (made absolute, so on a cluster ``out`` must be on storage every node
     sees — checked before the first task). A Ctrl-C cancels the cells in flight (their runs are left

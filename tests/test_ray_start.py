@@ -9,9 +9,11 @@ muting of Ray's native log lines around the token check.
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
+import warnings
 from types import SimpleNamespace
 from typing import Any
 
@@ -61,6 +63,40 @@ def test_other_init_errors_are_not_taken_for_a_running_ray() -> None:
 
     with pytest.raises(ValueError, match="object_store_memory"):
         _ray_start(Broken(running=False), 2, BackendOptions())
+
+
+class WarningRay(FakeRay):
+    """A ``ray.init`` that warns as Ray 2.52's does on every call, and passes on another library's warning."""
+
+    def init(self, **kwargs: Any) -> None:
+        super().init(**kwargs)
+        warnings.warn_explicit(
+            "Tip: set RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO=0",
+            FutureWarning,
+            "worker.py",
+            1,
+            module="ray._private.worker",
+        )
+        warnings.warn_explicit("not Ray's", UserWarning, "other.py", 1, module="rayleigh.other")
+
+
+@pytest.mark.parametrize("verbose", ["", "1"])
+def test_rays_own_warnings_are_kept_out_unless_asked_for(
+    verbose: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RL_SUITE_RAY_VERBOSE", verbose)
+    for address in (None, "127.0.0.1:6379"):  # starting a Ray, and joining one
+        ray = WarningRay(running=False)
+        monkeypatch.setattr("rl_suite.sweep.check_address", lambda address: None)
+        monkeypatch.setattr("rl_suite.sweep.check_token", lambda address: None)
+        with warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            _ray_start(ray, 2, BackendOptions(address=address))
+        expected = (
+            ["Tip: set RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO=0", "not Ray's"] if verbose else ["not Ray's"]
+        )
+        assert [str(w.message) for w in seen] == expected
+        assert ray.calls[0]["logging_level"] == (logging.INFO if verbose else logging.WARNING)
 
 
 class FakeServices:

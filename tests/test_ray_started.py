@@ -38,7 +38,8 @@ def test_a_ray_started_by_the_sweep_runs_without_dashboard_or_monitors_and_stops
     from ray._private.node import Node
 
     assert not ray.is_initialized()
-    node_init, api_server, get_node = Node.__init__, Node.start_api_server, services.get_node
+    node_init, api_server = Node.__init__, Node.start_api_server
+    get_node = getattr(services, "get_node", None)  # Ray 2.10 has none: nothing to patch
     seen: dict[str, Any] = {}
     shutdown = ray.shutdown
 
@@ -68,4 +69,4 @@ def test_a_ray_started_by_the_sweep_runs_without_dashboard_or_monitors_and_stops
     for processes in seen["processes"].values():
         assert all(p.poll() is not None for p in processes)
     assert Node.__init__ is node_init and Node.start_api_server is api_server
-    assert services.get_node is get_node
+    assert getattr(services, "get_node", None) is get_node
