@@ -54,7 +54,6 @@ from __future__ import annotations
 
 import importlib.util
 import math
-import os
 from collections.abc import Mapping
 from typing import Any, Literal, TypeVar
 
@@ -62,6 +61,7 @@ import gymnasium as gym
 import numpy as np
 from pydantic import Field, model_validator
 
+from rl_suite import quiet_ray
 from rl_suite.agents.base import AgentConfig, BanditAgent, Callback
 from rl_suite.agents.kernels import ridge_inverse, ucb_width
 from rl_suite.contracts import LinearBanditModel
@@ -403,8 +403,7 @@ class DisBELUCB(BanditAgent[DisBELUCBConfig]):
         import ray
 
         if not ray.is_initialized():
-            os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-            ray.init(include_dashboard=False, log_to_driver=False, _node_ip_address="127.0.0.1")
+            quiet_ray.init(ray, include_dashboard=False, _node_ip_address="127.0.0.1")
         actor = ray.remote(num_cpus=0)(DisBEWorker)
         return [actor.remote(*args) for _ in range(cfg.n_agents)]
 

@@ -28,13 +28,11 @@ import collections
 import contextlib
 import glob
 import json
-import logging
 import multiprocessing
 import os
 import sys
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -42,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from rl_suite import quiet_ray
 from rl_suite.config import (
     RunConfig,
     SweepConfig,
@@ -526,22 +525,15 @@ def _pool(
 # --------------------------------------------------------------------------- the Ray backend
 #: What a missing Ray says.
 RAY_MISSING = 'the ray backend needs Ray: pip install "rl_suite[ray]"'
-#: Environment of a Ray started or joined by a sweep (set unless already set): no usage stats.
-_RAY_ENV = {"RAY_USAGE_STATS_ENABLED": "0"}
-#: Loggers whose INFO lines (node start-up, worker notices) stay out of a sweep's output.
-_RAY_LOGGERS = ("ray",)
-#: Loggers whose warnings say nothing a sweep's user must act on: that the cluster's token authentication is
-#: on (it stays on).
-_RAY_NOTICES = ("ray._private.authentication.authentication_token_setup",)
 
 
 def _import_ray() -> Any:
-    """Ray, imported with the sweep's environment (:data:`_RAY_ENV`).
+    """Ray, imported with the sweep's environment (:data:`rl_suite.quiet_ray.RAY_ENV`).
 
     Raises:
         UserError: Ray is not installed.
     """
-    for name, value in _RAY_ENV.items():
+    for name, value in quiet_ray.RAY_ENV.items():
         os.environ.setdefault(name, value)
     try:
         import ray
@@ -699,7 +691,7 @@ def check_token(address: str) -> None:
         return
     raylet: Any = _raylet  # Any: its GCS client is not in Ray's type stubs
     try:
-        with _native_log_muted():  # the refusal is said below, in one line
+        with quiet_ray.native_log_muted():  # the refusal is said below, in one line
             raylet.GcsClient(address=address, cluster_id=None)
     except AuthenticationError:
         if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
@@ -716,60 +708,6 @@ def check_token(address: str) -> None:
         return
 
 
-@contextlib.contextmanager
-def _native_log_muted() -> Iterator[None]:
-    """While open, Ray's C++ log lines go nowhere (unless ``RL_SUITE_RAY_VERBOSE=1``).
-
-    They are written to file descriptor 2 itself, below Python's ``sys.stderr`` and its logging.
-    """
-    if _ray_verbose():
-        yield
-        return
-    if sys.stderr is not None:
-        sys.stderr.flush()
-    try:
-        saved = os.dup(2)
-    except OSError:  # no descriptor 2 (a daemon's closed stderr): nothing to mute
-        yield
-        return
-    try:
-        with open(os.devnull, "w") as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def _ray_verbose() -> bool:
-    """``RL_SUITE_RAY_VERBOSE=1`` lets Ray's own INFO lines through."""
-    return os.environ.get("RL_SUITE_RAY_VERBOSE", "") not in ("", "0")
-
-
-def _quiet_ray() -> None:
-    """Keep Ray's INFO lines and notices out of the sweep's output (unless asked for)."""
-    if _ray_verbose():
-        return
-    for name in _RAY_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-    for name in _RAY_NOTICES:
-        logging.getLogger(name).setLevel(logging.ERROR)
-
-
-def _ray_init(ray: Any, **kwargs: Any) -> None:
-    """``ray.init(**kwargs)``, Ray's output kept out of the sweep's unless ``RL_SUITE_RAY_VERBOSE`` is set.
-
-    That is the driver's copy of worker logs (never taken), Ray's INFO lines, and Ray's own Python warnings,
-    e.g. the ``FutureWarning`` tip about accelerator variables that Ray 2.52's every ``ray.init`` shows.
-    Warnings of other libraries pass as they would.
-    """
-    verbose = _ray_verbose()
-    with warnings.catch_warnings():
-        if not verbose:
-            warnings.filterwarnings("ignore", module=r"ray(\.|$)")
-        ray.init(log_to_driver=False, logging_level=logging.INFO if verbose else logging.WARNING, **kwargs)
-
-
 def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
     """Join ``--address`` (or ``RAY_ADDRESS``), else a Ray left running here, else start one for the sweep.
 
@@ -779,26 +717,25 @@ def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:
     Raises:
         UserError: nothing answers at the address.
     """
-    _quiet_ray()
     address = opts.address or os.environ.get("RAY_ADDRESS")
     if address:
         check_address(address)
         check_token(address)
         try:
-            _ray_init(ray, address=address)
+            quiet_ray.init(ray, address=address)
         except (ConnectionError, RuntimeError, ValueError, TimeoutError) as exc:
             raise _no_cluster(address, _ray_error(exc)) from None
         return
     cpus = None if workers is None else max(1, int(workers * opts.cpus_per_trial + 0.999))
     try:
         with _lean_head():
-            _ray_init(ray, num_cpus=cpus, include_dashboard=False)
+            quiet_ray.init(ray, num_cpus=cpus, include_dashboard=False)
     except ValueError as exc:
         if "existing cluster" not in str(exc):
             raise
         # A Ray that `ray start --head` left running on this machine: ray.init() joins it, as it does
         # without arguments (and refuses to size it).
-        _ray_init(ray)
+        quiet_ray.init(ray)
 
 
 def _check_shared(ray: Any, paths: list[str]) -> None:
@@ -894,7 +831,7 @@ def run_ray(
     if not ray.is_initialized():
         _ray_start(ray, workers, opts)
         started = True
-    _quiet_ray()  # again: ray.init configures Ray's loggers
+    quiet_ray.quiet_loggers()  # also for a Ray this process had started or joined before the sweep
     pending: dict[Any, list[Job]] = {}
     try:
         if opts.gpus_per_trial > 0:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from rl_suite.sweep import BackendOptions, _native_log_muted, _prompt_node_lookup, _ray_start
+from rl_suite.quiet_ray import native_log_muted
+from rl_suite.sweep import BackendOptions, _prompt_node_lookup, _ray_start
 
 
 class FakeRay:
@@ -158,14 +159,14 @@ def test_native_log_lines_are_muted_inside_the_block_only(
 ) -> None:
     monkeypatch.setenv("RL_SUITE_RAY_VERBOSE", verbose)
     os.write(2, b"before\n")
-    with _native_log_muted():
+    with native_log_muted():
         os.write(2, b"native\n")  # as Ray's C++ logger writes: to the descriptor, not sys.stderr
     os.write(2, b"after\n")
     assert capfd.readouterr().err == ("before\nnative\nafter\n" if verbose else "before\nafter\n")
 
 
 def test_a_process_without_descriptor_2_runs_the_block_unmuted() -> None:
-    lines = ["import os", "os.close(2)", "from rl_suite.sweep import _native_log_muted"]
-    code = "\n".join([*lines, "with _native_log_muted():", "    print('ran')", ""])
+    lines = ["import os", "os.close(2)", "from rl_suite.quiet_ray import native_log_muted"]
+    code = "\n".join([*lines, "with native_log_muted():", "    print('ran')", ""])
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (0, "ran\n")

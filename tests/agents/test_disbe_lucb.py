@@ -13,6 +13,8 @@ import importlib.util
 import math
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -317,3 +319,20 @@ def test_ray_actors_give_the_same_run_as_one_process(
     np.testing.assert_array_equal(local[1], ray_run[1])
     assert local[2] == ray_run[2]
     np.testing.assert_array_equal(local[3], ray_run[3])
+
+
+@pytest.mark.ray
+def test_a_train_run_that_starts_ray_for_its_actors_prints_none_of_rays_lines(tmp_path: Path) -> None:
+    pytest.importorskip("ray")
+    temp = tempfile.mkdtemp(prefix="rsray")  # a Ray of its own: no other Ray on the machine is joined
+    env = {k: v for k, v in os.environ.items() if k != "RAY_ADDRESS"}
+    env.update(RAY_TMPDIR=temp, RL_SUITE_QUIET="1")
+    command = [sys.executable, "-m", "rl_suite", "train", "--env", LINEAR, "--agent", "disbe-lucb", "--quiet"]
+    command += ["--set", "agent.backend=ray", "--set", "total_steps=100", "--out", str(tmp_path / "runs")]
+    try:
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""  # Ray's INFO lines, its token notice and its warnings stay out
+    assert len(list((tmp_path / "runs").glob("*/summary.json"))) == 1
