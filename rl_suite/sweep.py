@@ -528,13 +528,11 @@ RAY_MISSING = 'the ray backend needs Ray: pip install "rl_suite[ray]"'
 
 
 def _import_ray() -> Any:
-    """Ray, imported with the sweep's environment (:data:`rl_suite.quiet_ray.RAY_ENV`).
+    """Ray, imported (started or joined by :func:`rl_suite.quiet_ray.init`, with its environment).
 
     Raises:
         UserError: Ray is not installed.
     """
-    for name, value in quiet_ray.RAY_ENV.items():
-        os.environ.setdefault(name, value)
     try:
         import ray
     except ImportError:

@@ -100,6 +100,24 @@ def test_rays_own_warnings_are_kept_out_unless_asked_for(
         assert ray.calls[0]["logging_level"] == (logging.INFO if verbose else logging.WARNING)
 
 
+@pytest.mark.parametrize(("given", "expected"), [(None, "0"), ("1", "1")])
+def test_rays_usage_stats_are_off_unless_the_user_turned_them_on(
+    given: str | None, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if given is None:
+        monkeypatch.delenv("RAY_USAGE_STATS_ENABLED", raising=False)
+    else:
+        monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", given)
+    seen: list[str | None] = []
+
+    class Recording(FakeRay):
+        def init(self, **kwargs: Any) -> None:
+            seen.append(os.environ.get("RAY_USAGE_STATS_ENABLED"))
+
+    _ray_start(Recording(running=False), 2, BackendOptions())
+    assert seen == [expected]
+
+
 class FakeServices:
     """Ray's private ``services`` as the look-up uses it: a GCS that lists the node from ask ``listed`` on."""
 
