@@ -2,9 +2,10 @@
 
 The real thing runs in the opt-in Ray tests (``pytest -m ray``); these pin the decisions that need no
 cluster: a sized local Ray when nothing runs, and joining the Ray that ``ray start --head`` left running on
-this machine (which ``ray.init`` refuses to size) instead of failing with Ray's ``ValueError``; and the
-head's look-up of its own raylet, which asks the GCS every 20 ms before leaving the rest to Ray; and the
-muting of Ray's native log lines around the token check.
+this machine (which ``ray.init`` refuses to size) instead of failing with Ray's ``ValueError``; Ray's own
+warnings kept out of the sweep's output and its usage stats off (unless asked for); the head's look-up of
+its own raylet, which asks the GCS every 20 ms before leaving the rest to Ray; and the muting of Ray's
+native log lines around the token check.
 """
 
 from __future__ import annotations
@@ -86,10 +87,10 @@ def test_rays_own_warnings_are_kept_out_unless_asked_for(
     verbose: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RL_SUITE_RAY_VERBOSE", verbose)
+    monkeypatch.setattr("rl_suite.sweep.check_address", lambda address: None)
+    monkeypatch.setattr("rl_suite.sweep.check_token", lambda address: None)
     for address in (None, "127.0.0.1:6379"):  # starting a Ray, and joining one
         ray = WarningRay(running=False)
-        monkeypatch.setattr("rl_suite.sweep.check_address", lambda address: None)
-        monkeypatch.setattr("rl_suite.sweep.check_token", lambda address: None)
         with warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always")
             _ray_start(ray, 2, BackendOptions(address=address))
