@@ -668,18 +668,23 @@ def check_address(address: str, timeout: float = 5.0) -> None:
 
 
 def check_token(address: str) -> None:
-    """Fail at once, in one line, when the Ray cluster at ``host:port`` refuses this machine's token.
+    """Fail at once, in one line, when the Ray cluster at ``host:port`` or ``ray://host:port`` refuses us.
 
     A cluster started with token authentication (Ray >= 2.52; Ray 2.60's ``ray start`` turns it on by
     itself where ``~/.ray/auth_token`` exists, which any earlier ``ray.init`` on the machine writes) takes
     a driver that joins by an explicit address only with ``RAY_AUTH_MODE=token`` and the cluster's token:
     Ray sends its token to a Ray it finds on this machine, never to an address it is given. Without it
-    ``ray.init`` retries for ~20 s and then reports a failed connection, as if nothing ran there. Asked
-    first, the cluster's GCS refuses at once.
+    ``ray.init`` retries for ~20 s (a Ray Client address: 30 s) and then reports a failed connection, as if
+    nothing ran there. Asked first — the GCS, or the Ray Client server with a ping — the cluster refuses at
+    once. A Ray Client address also needs Ray Client here (``ray[client]``: gRPC), which is said first.
 
     Raises:
-        UserError: the cluster refuses the token (or its absence), or no Ray GCS answers at the address.
+        UserError: the cluster refuses the token (or its absence), no Ray GCS answers at the address, or
+            Ray Client is not installed for a ``ray://`` address.
     """
+    if address.startswith("ray://"):
+        _check_client(address)
+        return
     if address in ("auto", "local") or "://" in address:
         return
     try:
@@ -692,18 +697,53 @@ def check_token(address: str) -> None:
         with quiet_ray.native_log_muted():  # the refusal is said below, in one line
             raylet.GcsClient(address=address, cluster_id=None)
     except AuthenticationError:
-        if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
-            need = "this machine's token is not the cluster's"
-        else:
-            need = "join with RAY_AUTH_MODE=token"
-        raise UserError(
-            f"the Ray cluster at --address {address} uses token authentication: {need}; its token is what "
-            "`ray get-auth-token` prints on its head node, given here in RAY_AUTH_TOKEN or ~/.ray/auth_token"
-        ) from None
+        raise _token_refused(address) from None
     except RpcError as exc:
         raise _no_cluster(address, _ray_error(exc)) from None
     except Exception:  # an address or client this Ray's GCS client takes otherwise: ray.init decides
         return
+
+
+def _check_client(address: str) -> None:
+    """:func:`check_token` for a Ray Client address: Ray Client installed, and the server's ping answered."""
+    try:
+        import grpc
+    except ImportError:
+        raise UserError(
+            f"--address {address} is a Ray Client address, which needs Ray Client: "
+            'pip install "ray[client]" (or give the head\'s host:port)'
+        ) from None
+    try:
+        from ray._private.grpc_utils import init_grpc_channel
+        from ray.core.generated import ray_client_pb2, ray_client_pb2_grpc
+    except ImportError:  # a Ray without these: ray.init reports what goes wrong
+        return
+    pb2: Any = ray_client_pb2  # Any: Ray's generated messages are not in its type stubs
+    ping = pb2.ClusterInfoRequest(type=pb2.ClusterInfoType.PING)
+    try:
+        # Ray's own channel: it carries this machine's token where RAY_AUTH_MODE=token asks for it.
+        channel = init_grpc_channel(address.removeprefix("ray://"), asynchronous=False)
+    except Exception:  # a Ray whose channel helper differs: ray.init decides
+        return
+    try:
+        ray_client_pb2_grpc.RayletDriverStub(channel).ClusterInfo(ping, timeout=10)
+    except grpc.RpcError as exc:
+        if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
+            raise _token_refused(address) from None
+        # anything else (a proxy, a server still starting): ray.init tries and reports
+    finally:
+        channel.close()
+
+
+def _token_refused(address: str) -> UserError:
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "token":
+        need = "this machine's token is not the cluster's"
+    else:
+        need = "join with RAY_AUTH_MODE=token"
+    return UserError(
+        f"the Ray cluster at --address {address} uses token authentication: {need}; its token is what "
+        "`ray get-auth-token` prints on its head node, given here in RAY_AUTH_TOKEN or ~/.ray/auth_token"
+    )
 
 
 def _ray_start(ray: Any, workers: int | None, opts: BackendOptions) -> None:

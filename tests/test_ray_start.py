@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
+from rl_suite.errors import UserError
 from rl_suite.quiet_ray import native_log_muted
-from rl_suite.sweep import BackendOptions, _prompt_node_lookup, _ray_start
+from rl_suite.sweep import BackendOptions, _prompt_node_lookup, _ray_start, check_token
 
 
 class FakeRay:
@@ -117,6 +118,14 @@ def test_rays_usage_stats_are_off_unless_the_user_turned_them_on(
 
     _ray_start(Recording(running=False), 2, BackendOptions())
     assert seen == [expected]
+
+
+def test_a_ray_client_address_without_ray_client_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as where ray[client] is not installed
+    with pytest.raises(
+        UserError, match=r'is a Ray Client address, which needs Ray Client: pip install "ray\[client\]"'
+    ):
+        check_token("ray://127.0.0.1:10001")
 
 
 class FakeServices:
