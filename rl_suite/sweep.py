@@ -731,6 +731,8 @@ def _check_client(address: str) -> None:
         if exc.code() == grpc.StatusCode.UNAUTHENTICATED:
             raise _token_refused(address) from None
         # anything else (a proxy, a server still starting): ray.init tries and reports
+    except Exception:  # a reply this Ray's client library takes otherwise: ray.init decides
+        pass
     finally:
         channel.close()
 
