@@ -867,11 +867,11 @@ def run_ray(
     if not todo:
         return
     cells = make_cells(todo, workers)
-    started = False
-    if not ray.is_initialized():
-        _ray_start(ray, workers, opts)
-        started = True
-    quiet_ray.quiet_loggers()  # also for a Ray this process had started or joined before the sweep
+    started = not ray.is_initialized()
+    if started:
+        _ray_start(ray, workers, opts)  # quiet_ray.init quiets Ray's loggers
+    else:  # a Ray this process had started or joined before the sweep
+        quiet_ray.quiet_loggers()
     pending: dict[Any, list[Job]] = {}
     try:
         if opts.gpus_per_trial > 0:
